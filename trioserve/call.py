@@ -1,0 +1,132 @@
+"""The protocol-neutral request and response (ROOT's THttpCallArg).
+
+Engines build a :class:`Call` from whatever their transport delivered and hand it to the
+dispatcher; they get a :class:`Response` back and turn it into bytes. Nothing in here knows
+whether the call came over HTTP, a unix socket or FastCGI, which is the point: every access
+rule and every renderer sees exactly the same thing whatever the transport.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterable
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+__all__ = ["Call", "Response", "error_response", "split_path"]
+
+
+def split_path(url_path: str) -> tuple[str, str]:
+    """Split a decoded URL path into (item path, file name) the way ROOT does.
+
+    The file name is what follows the last ``/``; the item path is what lies between the
+    leading slashes and that last slash. ``/Objects/hpx/root.json`` -> ``("Objects/hpx",
+    "root.json")``; ``/`` -> ``("", "")``.
+    """
+    if "/" not in url_path:
+        return "", url_path
+    head, _, file_name = url_path.rpartition("/")
+    return head.lstrip("/"), file_name
+
+
+@dataclass(slots=True)
+class Call:
+    """One request, as the dispatcher sees it.
+
+    ``path`` is the decoded URL path inside the application (for FastCGI: after the
+    front-end's mount prefix), always starting with ``/``. ``query`` is kept raw because
+    some request kinds (long-poll, ``exe.*``) care about the exact text. ``headers`` carries
+    lower-case names. ``user`` is ``None`` for an anonymous request: the engine sets it only
+    after authentication succeeded (digest) or the front-end vouched for it (FastCGI).
+    """
+
+    method: str
+    path: str
+    query: str = ""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    user: str | None = None
+    engine: str = "http"
+    top_name: str | None = None
+    #: the URL prefix a front-end mounted us under (FastCGI SCRIPT_NAME), for logs and pages
+    script_name: str = ""
+    #: the peer address as a printable string, for access logs
+    peer: str = "-"
+    #: set by the dispatcher for sub-requests of ``multi.*``
+    nested: bool = False
+
+    @property
+    def item_path(self) -> str:
+        return split_path(self.path)[0]
+
+    @property
+    def file_name(self) -> str:
+        return split_path(self.path)[1]
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        """First value of a header; ``name`` is compared case-insensitively."""
+        name = name.lower()
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return default
+
+    def query_items(self) -> list[tuple[str, str]]:
+        """The query as decoded ``(name, value)`` pairs; bare flags get an empty value."""
+        return parse_qsl(self.query, keep_blank_values=True)
+
+    def query_dict(self) -> dict[str, str]:
+        return dict(self.query_items())
+
+    def accepts_gzip(self) -> bool:
+        value = self.header("accept-encoding") or ""
+        return "gzip" in value.lower()
+
+
+@dataclass(slots=True)
+class Response:
+    """What the dispatcher answers.
+
+    ``body`` is either bytes or an async iterable of byte chunks; a streamed body should set
+    ``content_length`` when it is known so engines can send ``Content-Length`` instead of
+    chunking. Engines add ``Date``, ``Server`` and ``Content-Length`` themselves.
+    """
+
+    status: int = 200
+    content_type: str = "application/json"
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes | AsyncIterable[bytes] = b""
+    content_length: int | None = None
+    #: ask the engine to close the connection after this response
+    close: bool = False
+
+    def set_header(self, name: str, value: str) -> None:
+        """Replace any earlier header of that name (compared case-insensitively)."""
+        lower = name.lower()
+        self.headers = [(k, v) for k, v in self.headers if k.lower() != lower]
+        self.headers.append((name, value))
+
+    def get_header(self, name: str) -> str | None:
+        lower = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lower:
+                return value
+        return None
+
+    @property
+    def length(self) -> int | None:
+        if isinstance(self.body, bytes | bytearray):
+            return len(self.body)
+        return self.content_length
+
+
+def error_response(status: int, code: str, message: str, **extra: object) -> Response:
+    """The one error body shape every engine sends: ``{"error": code, "message": ...}``.
+
+    ``code`` is a short machine-readable token (``not_found``, ``body_too_large``...);
+    ``message`` is for people and must never carry secrets or tracebacks.
+    """
+    payload: dict[str, object] = {"error": code, "message": message, "status": status}
+    payload.update(extra)
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    return Response(status=status, content_type="application/json", body=body)
