@@ -1,0 +1,222 @@
+"""The one dispatcher every engine calls.
+
+``Dispatcher.handle(call)`` answers a :class:`~trioserve.call.Call` whatever engine built it:
+files from locations first, then the ``.gz`` suffix is stripped once, then the request name
+(``h.json``, ``root.json``, ``exe.json``...) picks a handler from :mod:`trioserve.requests`,
+then ROOT's MissedRequest hook, then 404. Handlers raise :class:`RequestError` for refusals;
+anything else they raise becomes a 500 with a generic body (the traceback goes to the log
+only). The dispatcher finishes every reply the same way: no-cache and CORS headers, gzip.
+"""
+
+from __future__ import annotations
+
+import gzip
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from trioserve.call import Call, Response, error_response
+from trioserve.errors import RequestError
+
+if TYPE_CHECKING:
+    from trioserve.engines.base import WebSocketHook
+    from trioserve.server import Server
+    from trioserve.tree import Resolved
+
+__all__ = ["NO_CACHE", "Dispatcher", "RequestContext"]
+
+log = logging.getLogger("trioserve.dispatch")
+T = TypeVar("T")
+
+#: ROOT's header for every dynamic reply: live objects must never be served from a cache
+NO_CACHE = "private, no-cache, no-store, must-revalidate, max-age=0, proxy-revalidate, s-maxage=0"
+ALLOWED_METHODS = ("GET", "HEAD", "POST")
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """What a request handler gets: the call, the server, and helpers that apply the policy."""
+
+    call: Call
+    server: Server
+    dispatcher: Dispatcher
+    file_name: str
+    item_path: str
+    gzip: bool = False
+
+    @property
+    def user(self) -> str | None:
+        return self.call.user
+
+    def resolve(self, *, members: bool = True) -> Resolved | None:
+        """The item named by the request path, or ``None`` when it is missing *or hidden*
+        from this user: both look the same from outside (404)."""
+        return self.dispatcher.resolve(self.item_path, self.call.user, members=members)
+
+    def require(self, *, members: bool = True) -> Resolved:
+        found = self.resolve(members=members)
+        if found is None:
+            raise RequestError(404, "not_found", "no such item")
+        return found
+
+    async def run(self, fn: Callable[[], T], *, blocking: bool = False) -> T:
+        """Touch objects through the server's access mode (inline, or in the program's own
+        thread); ``blocking`` work goes to a bounded worker pool in inline mode."""
+        return await self.server.access.run(fn, blocking=blocking)
+
+    def query(self) -> dict[str, str]:
+        return self.call.query_dict()
+
+    def compact(self, default: int = 0) -> int:
+        value = self.query().get("compact")
+        if value is None or value == "":
+            return default
+        try:
+            level = int(value)
+        except ValueError:
+            raise RequestError(400, "bad_compact", "compact must be an integer") from None
+        if not 0 <= level <= 999:
+            raise RequestError(400, "bad_compact", "compact must be between 0 and 999")
+        return level
+
+
+Handler = Callable[[RequestContext], Awaitable[Response]]
+
+
+class Dispatcher:
+    def __init__(self, server: Server) -> None:
+        self.server = server
+
+    # -- policy-aware lookup ------------------------------------------------------------
+    def resolve(self, item_path: str, user: str | None, *, members: bool = True) -> Resolved | None:
+        from trioserve.render.introspect import get_member
+
+        found = self.server.tree.resolve(item_path, members=members, get_member=get_member)
+        if found is None:
+            return None
+        if not self.server.policy.can_see(found.path(), user):
+            return None
+        return found
+
+    def can_see_path(self, path: str, user: str | None) -> bool:
+        return bool(self.server.policy.can_see(path, user))
+
+    def websocket_hook(self) -> WebSocketHook | None:
+        try:
+            from trioserve.ws import websocket_hook
+        except ImportError:
+            return None
+        return websocket_hook(self.server)
+
+    # -- entry points -------------------------------------------------------------------
+    async def handle(self, call: Call) -> Response:
+        """Answer one call; never raises (except cancellation)."""
+        try:
+            response = await self.dispatch(call)
+        except RequestError as exc:
+            response = exc.to_response()
+        except Exception:
+            log.exception("request %s %s failed", call.method, call.path)
+            response = error_response(500, "internal_error", "the server failed to answer")
+        self._finish(call, response)
+        return response
+
+    async def dispatch(self, call: Call) -> Response:
+        """Produce the response for ``call``; raises :class:`RequestError` on refusal.
+        ``multi.*`` calls this for every sub-request so each is judged as if it came alone."""
+        from trioserve.requests import HANDLERS, NESTED_FORBIDDEN
+
+        if call.method not in ALLOWED_METHODS:
+            if call.method == "OPTIONS":
+                return Response(
+                    status=204,
+                    content_type="",
+                    headers=[("Allow", ", ".join((*ALLOWED_METHODS, "OPTIONS")))],
+                )
+            response = error_response(
+                405, "method_not_allowed", f"{call.method} is not supported here"
+            )
+            response.headers.append(("Allow", ", ".join(ALLOWED_METHODS)))
+            return response
+
+        if not call.nested and len(self.server.locations):
+            from trioserve.files import serve_location
+
+            file_response = await serve_location(
+                call, self.server.locations, max_age=self.server.max_age
+            )
+            if file_response is not None:
+                return file_response
+
+        item_path, file_name = call.item_path, call.file_name
+        zipped = file_name.endswith(".gz") and len(file_name) > 3
+        if zipped:
+            file_name = file_name[:-3]
+        ctx = RequestContext(
+            call=call,
+            server=self.server,
+            dispatcher=self,
+            file_name=file_name,
+            item_path=item_path,
+            gzip=zipped,
+        )
+        handler = HANDLERS.get(file_name)
+        if handler is not None and call.nested and file_name in NESTED_FORBIDDEN:
+            raise RequestError(400, "not_in_multi", f"{file_name} cannot be part of multi.*")
+        response = await handler(ctx) if handler is not None else await self._missed(ctx)
+        if zipped and response.status == 200:
+            response = _gzip(response)
+        return response
+
+    async def _missed(self, ctx: RequestContext) -> Response:
+        hook = self.server.missed_request
+        if hook is not None:
+            result: Any
+            if inspect.iscoroutinefunction(hook):
+                result = await hook(ctx.call)
+            else:
+                result = await ctx.run(lambda: hook(ctx.call))
+                if inspect.isawaitable(result):
+                    result = await result
+            if result is not None:
+                return result  # type: ignore[no-any-return]
+        raise RequestError(404, "not_found", "no such request or item")
+
+    # -- common reply finishing -----------------------------------------------------------
+    def _finish(self, call: Call, response: Response) -> None:
+        if response.get_header("Cache-Control") is None:
+            response.headers.append(("Cache-Control", NO_CACHE))
+        origin = self.server.cors
+        if origin:
+            allowed = _cors_origin(origin, call.header("origin"))
+            if allowed is not None:
+                response.set_header("Access-Control-Allow-Origin", allowed)
+                if allowed != "*":
+                    response.headers.append(("Vary", "Origin"))
+                if self.server.cors_credentials:
+                    response.set_header(
+                        "Access-Control-Allow-Credentials", self.server.cors_credentials
+                    )
+
+
+def _cors_origin(configured: str, request_origin: str | None) -> str | None:
+    """``*`` stays ``*``; a comma list reflects the request's Origin when it is listed."""
+    if configured == "*":
+        return "*"
+    allowed = [o.strip() for o in configured.split(",") if o.strip()]
+    if len(allowed) == 1 and request_origin is None:
+        return allowed[0]
+    if request_origin in allowed:
+        return request_origin
+    return None
+
+
+def _gzip(response: Response) -> Response:
+    if not isinstance(response.body, bytes | bytearray):
+        return response
+    response.body = gzip.compress(bytes(response.body), compresslevel=6, mtime=0)
+    response.content_length = None
+    response.set_header("Content-Encoding", "gzip")
+    return response

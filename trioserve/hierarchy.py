@@ -1,0 +1,221 @@
+"""The hierarchy documents: ``h.json``, ``h.xml``, ``item.json``, ``item.xml``.
+
+Sans-IO: builds nested :class:`HNode` records from the tree for one user (hidden items are
+simply absent, with their subtrees) and writes them in ROOT's exact text layout, which JSROOT
+reads. Item fields set by users are always JSON strings; a few internal values (``_more``)
+are raw JSON. Strings are valid UTF-8 JSON with ``/`` escaped, so ``</script>`` can never
+appear when a page embeds the document.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from xml.sax.saxutils import quoteattr
+
+from trioserve.items import Text
+from trioserve.render.introspect import has_members, public_members, typename
+from trioserve.tree import Node
+
+__all__ = ["HNode", "build_hierarchy", "build_item", "dump_json", "dump_xml", "member_node"]
+
+Visible = Callable[[str], bool]
+
+
+@dataclass(slots=True)
+class HNode:
+    """One node of a hierarchy document: ordered fields (raw JSON values) and children."""
+
+    name: str
+    fields: list[tuple[str, str]] = field(default_factory=list)
+    children: list[HNode] | None = None
+
+    def add(self, key: str, value: Any) -> None:
+        """Add a field; ``str`` values become JSON strings, others raw JSON."""
+        self.fields.append((key, quote(value) if isinstance(value, str) else json.dumps(value)))
+
+
+def quote(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False).replace("/", "\\/")
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, Text):
+        return "Text"
+    return "ROOT." + typename(value)
+
+
+def node_fields(node: Node, hnode: HNode, *, all_fields: bool) -> None:
+    """Fields in ROOT's order: own fields, then ``_kind`` and ``_title`` unless set."""
+    for key, value in node.fields.items():
+        if all_fields or key.startswith("_"):
+            hnode.add(key, value)
+    if "_kind" not in node.fields:
+        if node.is_command:
+            hnode.add("_kind", "Command")
+        elif node.is_folder:
+            hnode.add("_kind", "ROOT.TFolder")
+        else:
+            hnode.add("_kind", _kind_of(node.obj))
+    if "_title" not in node.fields:
+        hnode.add("_title", node.title)
+    if node.obj is not None and not isinstance(node.obj, Text) and has_members(node.obj):
+        hnode.add("_more", True)
+    if all_fields and isinstance(node.obj, Text):
+        hnode.add("value", node.obj.value)
+        if node.obj.mathjax:
+            hnode.add("mathjax", "true")
+
+
+def member_node(name: str, value: Any) -> HNode:
+    hnode = HNode(name=name)
+    hnode.add("_kind", _kind_of(value))
+    hnode.add("_title", "")
+    if has_members(value):
+        hnode.add("_more", True)
+    return hnode
+
+
+def _children(node: Node, visible: Visible, depth: int | None) -> list[HNode]:
+    result = []
+    for child in list(node.children.values()):
+        if not visible(child.path()):
+            continue
+        hchild = HNode(name=child.name)
+        node_fields(child, hchild, all_fields=False)
+        if child.is_folder and (depth is None or depth > 0):
+            hchild.children = _children(child, visible, None if depth is None else depth - 1)
+        result.append(hchild)
+    return result
+
+
+def _members(value: Any, base: str, visible: Visible) -> list[HNode]:
+    return [
+        member_node(name, member)
+        for name, member in public_members(value).items()
+        if visible(base.rstrip("/") + "/" + name)
+    ]
+
+
+def build_hierarchy(
+    node: Node,
+    *,
+    members: tuple[str, ...] = (),
+    value: Any = None,
+    top_name: str,
+    top_title: str,
+    user: str | None,
+    visible: Visible,
+) -> HNode:
+    """``h.json`` of ``node`` (the top for a full scan): folders recursively; an object (or a
+    member) is expanded one level into its public members."""
+    if node.parent is None:
+        top = HNode(name=top_name)
+        top.add("_kind", "ROOT.Session")
+        if user is not None:
+            top.add("_username", user)
+        top.add("_title", top_title)
+        for key, field_value in node.fields.items():
+            if key.startswith("_"):
+                top.add(key, field_value)
+        top.children = _children(node, visible, None)
+        return top
+    path = node.path() + ("/" + "/".join(members) if members else "")
+    if members:
+        hnode = member_node(members[-1], value)
+    else:
+        hnode = HNode(name=node.name)
+        node_fields(node, hnode, all_fields=False)
+    if node.is_folder:
+        hnode.children = _children(node, visible, None)
+    elif value is not None and not isinstance(value, Text) and has_members(value):
+        hnode.children = _members(value, path, visible)
+    return hnode
+
+
+def build_item(
+    node: Node, *, members: tuple[str, ...] = (), value: Any = None, top_name: str, user: str | None
+) -> HNode:
+    """``item.json``: the node with *all* its fields and no children."""
+    if node.parent is None:
+        top = HNode(name="top")
+        top.add("_kind", "ROOT.Session")
+        if user is not None:
+            top.add("_username", user)
+        top.add("_title", top_name)
+        for key, field_value in node.fields.items():
+            top.add(key, field_value)
+        return top
+    if members:
+        return member_node(members[-1], value)
+    hnode = HNode(name=node.name)
+    node_fields(node, hnode, all_fields=True)
+    return hnode
+
+
+def dump_json(hnode: HNode, *, compact: bool) -> str:
+    """ROOT's layout: node ``{`` at 4*level, fields at 4*level+2, ``"key" : value``."""
+    parts: list[str] = []
+    _write_json(hnode, 0, compact, parts)
+    return "".join(parts)
+
+
+def _write_json(hnode: HNode, level: int, compact: bool, out: list[str]) -> None:
+    items = [("_name", quote(hnode.name)), *hnode.fields]
+    if compact:
+        out.append("{")
+        out.append(",".join(f'"{k}":{v}' for k, v in items))
+        if hnode.children is not None:
+            out.append(',"_childs":[')
+            for i, child in enumerate(hnode.children):
+                if i:
+                    out.append(",")
+                _write_json(child, level + 1, compact, out)
+            out.append("]")
+        out.append("}")
+        return
+    pad = " " * (4 * level)
+    fpad = pad + "  "
+    out.append(pad + "{\n")
+    out.append(",\n".join(f'{fpad}"{k}" : {v}' for k, v in items))
+    if hnode.children is not None:
+        out.append(f',\n{fpad}"_childs" : [\n')
+        for i, child in enumerate(hnode.children):
+            if i:
+                out.append(",\n")
+            _write_json(child, level + 1, compact, out)
+        out.append(f"\n{fpad}]")
+    out.append("\n" + pad + "}")
+
+
+def dump_xml(hnode: HNode, *, compact: bool, wrap: bool = True) -> str:
+    parts: list[str] = []
+    if wrap:
+        parts.append('<?xml version="1.0" encoding="UTF-8"?>' + ("" if compact else "\n"))
+        parts.append("<root>" + ("" if compact else "\n"))
+    _write_xml(hnode, 0, compact, parts)
+    if wrap:
+        parts.append("</root>" + ("" if compact else "\n"))
+    return "".join(parts)
+
+
+def _xml_value(raw_json: str) -> str:
+    value = json.loads(raw_json)
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _write_xml(hnode: HNode, level: int, compact: bool, out: list[str]) -> None:
+    pad = "" if compact else " " * (2 * (level + 1))
+    nl = "" if compact else "\n"
+    attrs = " ".join(
+        f"{k}={quoteattr(_xml_value(v))}" for k, v in [("_name", quote(hnode.name)), *hnode.fields]
+    )
+    if not hnode.children:
+        out.append(f"{pad}<item {attrs}/>{nl}")
+        return
+    out.append(f"{pad}<item {attrs}>{nl}")
+    for child in hnode.children:
+        _write_xml(child, level + 1, compact, out)
+    out.append(f"{pad}</item>{nl}")

@@ -1,0 +1,41 @@
+"""Request handlers, one module per family, keyed by the request's file name.
+
+A handler is ``async def handler(ctx: RequestContext) -> Response``. It asks
+``ctx.resolve()``/``ctx.require()`` for its item (which applies the access policy: hidden
+looks exactly like missing), touches objects only through ``ctx.run(...)`` and raises
+:class:`~trioserve.errors.RequestError` to refuse.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from trioserve.requests import hierarchy, objects, page
+
+if TYPE_CHECKING:
+    from trioserve.dispatch import Handler
+
+HANDLERS: dict[str, Handler] = {}
+HANDLERS.update(page.HANDLERS)
+HANDLERS.update(hierarchy.HANDLERS)
+HANDLERS.update(objects.HANDLERS)
+
+#: names a ``multi.*`` sub-request may not use (pages, listings, nested batches, websockets)
+NESTED_FORBIDDEN = frozenset(
+    {
+        "",
+        "index.htm",
+        "default.htm",
+        "h.json",
+        "h.xml",
+        "multi.json",
+        "multi.bin",
+        "root.websocket",
+        "root.longpoll",
+    }
+)
+
+
+def register_handlers(handlers: dict[str, Handler]) -> None:
+    """Let feature modules (commands, methods, websockets) add their request names."""
+    HANDLERS.update(handlers)

@@ -1,0 +1,85 @@
+"""``root.json``, ``root.bin``, ``root.xml`` and the images of an object or a member."""
+
+from __future__ import annotations
+
+from trioserve.call import Response
+from trioserve.dispatch import RequestContext
+from trioserve.errors import RequestError
+
+
+def _value(ctx: RequestContext) -> object:
+    found = ctx.require()
+    if found.node.is_folder or found.node.is_command:
+        raise RequestError(404, "not_an_object", "this item is a folder or a command")
+    return found.value
+
+
+async def root_json(ctx: RequestContext) -> Response:
+    from trioserve.render import render_json
+
+    compact = ctx.compact()
+    text = await ctx.run(lambda: render_json(_value(ctx), compact=compact))
+    return Response(body=text.encode())
+
+
+async def root_bin(ctx: RequestContext) -> Response:
+    from trioserve.render import render_cbor
+    from trioserve.render.introspect import typename
+
+    def produce() -> tuple[bytes, str]:
+        value = _value(ctx)
+        return render_cbor(value), typename(value)
+
+    body, name = await ctx.run(produce)
+    return Response(content_type="application/cbor", body=body, headers=[("RootClassName", name)])
+
+
+async def root_xml(ctx: RequestContext) -> Response:
+    from trioserve.render import render_xml
+
+    text = await ctx.run(lambda: render_xml(_value(ctx)))
+    return Response(content_type="text/xml", body=text.encode())
+
+
+_IMAGE_TYPES = {"png": "image/png", "gif": "image/gif", "jpeg": "image/jpeg"}
+
+
+def _dimension(ctx: RequestContext, name: str) -> int | None:
+    value = ctx.query().get(name)
+    if not value:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise RequestError(400, "bad_argument", f"{name} must be an integer") from None
+    if not 10 < number <= 4000:
+        raise RequestError(400, "bad_argument", f"{name} must be between 11 and 4000")
+    return number
+
+
+def _image_handler(fmt: str):  # type: ignore[no-untyped-def]
+    async def root_image(ctx: RequestContext) -> Response:
+        from trioserve.render.image import render_image
+
+        width, height = _dimension(ctx, "w"), _dimension(ctx, "h")
+        opt = ctx.query().get("opt", "")
+        value = await ctx.run(lambda: _value(ctx))
+        # drawing is slow: a worker thread (bounded) in inline mode, the app thread otherwise
+        data = await ctx.run(
+            lambda: render_image(value, fmt, width=width, height=height, opt=opt), blocking=True
+        )
+        if data is None:
+            raise RequestError(404, "not_drawable", "this object cannot be drawn as an image")
+        return Response(content_type=_IMAGE_TYPES[fmt], body=data)
+
+    return root_image
+
+
+HANDLERS = {
+    "root.json": root_json,
+    "root.bin": root_bin,
+    "root.xml": root_xml,
+    "root.png": _image_handler("png"),
+    "root.gif": _image_handler("gif"),
+    "root.jpeg": _image_handler("jpeg"),
+}

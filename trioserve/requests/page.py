@@ -1,0 +1,47 @@
+"""The pages: ``/`` (and ``index.htm``) anywhere in the tree, ``default.htm``.
+
+The page file is read from the package (``trioserve/ui/index.html``) or from
+``server.default_page``; the token ``"$$$h.json$$$"`` (quotes included, as in ROOT) is
+replaced by the compact hierarchy of the request path so the page shows something without a
+second round trip. The embedded JSON escapes ``/``, so ``</script>`` cannot appear in it.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from trioserve.call import Response
+from trioserve.dispatch import RequestContext
+from trioserve.hierarchy import dump_json
+from trioserve.requests.hierarchy import _hierarchy
+
+PLACEHOLDER = '"$$$h.json$$$"'
+
+
+def page_template(path: str | None) -> str:
+    if path:
+        return Path(path).read_text(encoding="utf-8")
+    return resources.files("trioserve.ui").joinpath("index.html").read_text(encoding="utf-8")
+
+
+async def index_page(ctx: RequestContext) -> Response:
+    hook = getattr(ctx.server, "handler_page", None)
+    if hook is not None:
+        page = await hook(ctx)
+        if page is not None:
+            return page
+    template = page_template(ctx.server.default_page)
+    if PLACEHOLDER in template:
+        hnode = await ctx.run(lambda: _hierarchy(ctx))
+        embedded = dump_json(hnode, compact=True) if hnode is not None else "null"
+        template = template.replace(PLACEHOLDER, embedded)
+    return Response(content_type="text/html; charset=utf-8", body=template.encode())
+
+
+HANDLERS = {
+    "": index_page,
+    "index.htm": index_page,
+    "index.html": index_page,
+    "default.htm": index_page,
+}

@@ -1,0 +1,226 @@
+"""The :class:`Server`: one object tree, one policy, one dispatcher, any number of engines.
+
+Everything runs inside one Trio nursery owned by :meth:`Server.serve`; each engine is a task
+started with ``nursery.start`` so a bind failure raises to the caller before ``serve`` reports
+itself started, and cancelling the surrounding scope is the one way to stop (engines close
+their listeners, connections end, unix socket files are removed).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from trioserve.appthread import AppThreadAccess, DirectAccess
+from trioserve.call import Call, Response
+from trioserve.engines import ENGINE_ENTRY_POINTS
+from trioserve.engines.base import EngineContext
+from trioserve.errors import ConfigError, RegistrationError
+from trioserve.spec import EngineSpec, parse_engine_spec, parse_server_string
+from trioserve.tree import Node, Tree
+
+__all__ = ["MissedRequestHook", "Server"]
+
+log = logging.getLogger("trioserve.server")
+
+#: ROOT's MissedRequest: called for request names no handler knows; return a Response or None
+MissedRequestHook = Callable[[Call], "Response | None | Awaitable[Response | None]"]
+
+VERSION = "0.1.0"
+
+
+class Server:
+    """A web face for a running program.
+
+    ``spec`` may carry server options ROOT-style (``"http:8080;rw;cors"``); engines named in
+    it are started by :meth:`serve` when that is given no spec of its own.
+    """
+
+    def __init__(
+        self,
+        spec: str | None = None,
+        *,
+        top_name: str = "trioserve",
+        readonly: bool = True,
+        cors: str | None = None,
+        cors_credentials: str | None = None,
+        access: DirectAccess | AppThreadAccess | None = None,
+        exe_workers: int = 4,
+    ) -> None:
+        from trioserve.dispatch import Dispatcher
+        from trioserve.files import Locations
+        from trioserve.policy import Policy
+
+        self.tree = Tree(title="trioserve")
+        self.top_name = top_name
+        self.cors = cors
+        self.cors_credentials = cors_credentials
+        self.policy = Policy(readonly=readonly)
+        self.locations = Locations()
+        self.access: DirectAccess | AppThreadAccess = access or DirectAccess(exe_workers)
+        self.missed_request: MissedRequestHook | None = None
+        self.default_page: str | None = None
+        self.max_age = 3600
+        self.dispatcher = Dispatcher(self)
+        self._spec_engines: list[EngineSpec] = []
+        self._nursery: trio.Nursery | None = None
+        self.engines: list[tuple[EngineSpec, Any]] = []
+        if spec:
+            self._spec_engines = self._apply_server_string(spec)
+
+    # -- configuration --------------------------------------------------------------
+    def _apply_server_string(self, spec: str) -> list[EngineSpec]:
+        parsed = parse_server_string(spec)
+        if parsed.readonly is not None:
+            self.set_readonly(parsed.readonly)
+        if parsed.cors is not None:
+            self.cors = parsed.cors
+        return parsed.engines
+
+    def set_readonly(self, readonly: bool = True) -> None:
+        """Read-only (the default) refuses ``exe.*`` unless a restriction allows it."""
+        self.policy.readonly = readonly
+
+    @property
+    def readonly(self) -> bool:
+        return bool(self.policy.readonly)
+
+    def set_top_name(self, name: str) -> None:
+        self.top_name = name
+
+    def set_cors(self, origin: str | None = "*", credentials: str | None = None) -> None:
+        self.cors = origin
+        self.cors_credentials = credentials
+
+    # -- the tree -------------------------------------------------------------------
+    def register(
+        self, folder: str, obj: Any, name: str | None = None, title: str | None = None
+    ) -> str:
+        """Make ``obj`` reachable at ``folder/name``; returns the item's full path.
+
+        A folder without a leading ``/`` lives under ``/Objects/`` (as in ROOT).
+        """
+        node = self.tree.register(folder, obj, name=name, title=title)
+        hook = getattr(obj, "_trioserve_registered", None)
+        if callable(hook):
+            hook(self, node.path())
+        return node.path()
+
+    def unregister(self, obj: Any) -> bool:
+        return self.tree.unregister(obj) > 0
+
+    def _node(self, path: str) -> Node:
+        node = self.tree.find(path)
+        if node is None:
+            raise RegistrationError(f"no item at {path!r}")
+        return node
+
+    def hide(self, path: str, hide: bool = True) -> None:
+        """A UI hint (``_hidden``): the browser tree does not show it; it stays reachable.
+        To really hide an item from users, use :meth:`restrict` with ``hidden=``."""
+        self.tree.set_field(path, "_hidden", "true" if hide else None)
+
+    def set_icon(self, path: str, icon: str) -> None:
+        self.tree.set_field(path, "_icon", icon)
+
+    def set_item_field(self, path: str, name: str, value: str | None) -> None:
+        """Set (or, with ``None``, delete) an item field; ``"/"`` is the top node."""
+        self.tree.set_field(path, name, value)
+
+    def get_item_field(self, path: str, name: str) -> str | None:
+        return self.tree.get_field(path, name)
+
+    def create_item(self, path: str, title: str | None = None) -> str:
+        return self.tree.create_folder(path, title).path()
+
+    def restrict(self, path: str, options: str) -> None:
+        """Per-item access rules, ROOT's grammar (see :mod:`trioserve.policy`)."""
+        self.policy.restrict(path, options)
+
+    def add_location(self, prefix: str, directory: str | os.PathLike[str], **options: Any) -> None:
+        """Serve files of ``directory`` under ``/<prefix>`` (``prefix`` ends with ``/``)."""
+        self.locations.add(prefix, Path(directory), **options)
+
+    def remove_location(self, prefix: str) -> None:
+        self.locations.remove(prefix)
+
+    def on_missed_request(self, hook: MissedRequestHook | None) -> MissedRequestHook | None:
+        """Install ROOT's ``MissedRequest`` hook (usable as a decorator)."""
+        self.missed_request = hook
+        return hook
+
+    def process_requests(self, max_calls: int | None = None) -> int:
+        """Run queued requests in the calling thread (``sync="app"`` mode); see
+        :class:`trioserve.appthread.AppThreadAccess`."""
+        if isinstance(self.access, AppThreadAccess):
+            return self.access.process_requests(max_calls)
+        return 0
+
+    # -- engines --------------------------------------------------------------------
+    def engine_context(self) -> EngineContext:
+        from trioserve.auth import make_authenticator
+
+        return EngineContext(
+            handle=self.dispatcher.handle,
+            server_header=f"trioserve/{VERSION}",
+            websocket=self.dispatcher.websocket_hook(),
+            cors=lambda: self.cors,
+            make_authenticator=make_authenticator,
+        )
+
+    async def create_engine(self, spec: str | EngineSpec) -> Any:
+        """Start one more engine while the server runs; returns its bound address."""
+        if self._nursery is None:
+            raise ConfigError("create_engine() needs a running server (inside serve())")
+        parsed = parse_engine_spec(spec) if isinstance(spec, str) else spec
+        module_name, _, func_name = ENGINE_ENTRY_POINTS[parsed.kind].partition(":")
+        serve_fn = getattr(importlib.import_module(module_name), func_name)
+        address = await self._nursery.start(serve_fn, self.engine_context(), parsed)
+        self.engines.append((parsed, address))
+        log.info("%s engine listening on %s", parsed.kind, _describe(address))
+        return address
+
+    async def serve(
+        self,
+        spec: str | None = None,
+        *,
+        task_status: trio.TaskStatus[Server] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Run every engine of ``spec`` until cancelled.
+
+        ``await nursery.start(server.serve, "http:8080;rw")`` returns once all engines are
+        bound (or raises the bind error).
+        """
+        engines = list(self._spec_engines)
+        if spec:
+            engines = self._apply_server_string(spec)
+        if not engines:
+            engines = [parse_engine_spec("http:8080")]
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            try:
+                for engine in engines:
+                    await self.create_engine(engine)
+                task_status.started(self)
+                await trio.sleep_forever()
+            finally:
+                self._nursery = None
+                self.engines.clear()
+                nursery.cancel_scope.cancel()
+
+    @property
+    def addresses(self) -> list[Any]:
+        return [address for _, address in self.engines]
+
+
+def _describe(address: Any) -> str:
+    if isinstance(address, tuple) and len(address) >= 2:
+        host = address[0]
+        return f"http://{'[' + host + ']' if ':' in host else host}:{address[1]}/"
+    return str(address)
