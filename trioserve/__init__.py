@@ -3,16 +3,25 @@
 A Python port, in spirit and in request names, of ROOT's THttpServer: register live objects
 in a folder tree, then browse them, fetch them as JSON/binary/images, call permitted methods
 and commands, and talk to websocket handlers while the program keeps running.
+
+The Trio-based parts (``Server``, ``start_in_thread``...) are imported lazily so that the
+sans-IO cores (``trioserve.tree``, ``trioserve.policy``, ``trioserve.render``...) can be
+imported without pulling in any I/O machinery.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from trioserve.call import Call, Response
 from trioserve.errors import ConfigError, RegistrationError, RequestError, SpecError
 from trioserve.items import Text
-from trioserve.render import render_json
-from trioserve.server import Server
-from trioserve.threaded import ThreadedServer, start_in_thread
+
+if TYPE_CHECKING:
+    from trioserve.render import render_json
+    from trioserve.server import Server
+    from trioserve.threaded import ThreadedServer, start_in_thread
+    from trioserve.ws import WebSocketHandler
 
 __all__ = [
     "Call",
@@ -24,8 +33,28 @@ __all__ = [
     "SpecError",
     "Text",
     "ThreadedServer",
+    "WebSocketHandler",
     "render_json",
     "start_in_thread",
 ]
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "Server": "trioserve.server",
+    "ThreadedServer": "trioserve.threaded",
+    "start_in_thread": "trioserve.threaded",
+    "render_json": "trioserve.render",
+    "WebSocketHandler": "trioserve.ws",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'trioserve' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,49 @@
+"""The README's first command: `trioserve demo` serves a live tree and stops on Ctrl-C."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+
+
+def test_demo_serves_live_objects_and_stops_on_ctrl_c() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trioserve.cli", "demo", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        assert match, f"no URL printed: {line!r}"
+        base = f"http://127.0.0.1:{match.group(1)}"
+        top = httpx.get(base + "/h.json", timeout=10).json()
+        assert top["_name"] == "demo"
+        objects = next(c for c in top["_childs"] if c["_name"] == "Objects")
+        assert {c["_name"] for c in objects["_childs"]} >= {"hists", "live", "config"}
+        hpx = httpx.get(base + "/Objects/hists/hpx/root.json?compact=3", timeout=10).json()
+        assert hpx["_typename"] == "TH1D"
+        first = httpx.get(base + "/Objects/live/counter/value/root.json", timeout=10).json()
+        time.sleep(0.35)
+        second = httpx.get(base + "/Objects/live/counter/value/root.json", timeout=10).json()
+        assert second > first  # updated ten times a second
+        gain = httpx.get(base + "/Objects/config/settings/gain/root.json", timeout=10)
+        assert gain.json() == 1.5
+        page = httpx.get(base + "/", timeout=10)
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        proc.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        assert proc.wait(timeout=5) == 0
+        assert time.monotonic() - started < 1.5
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout:
+            proc.stdout.close()
+        if proc.stderr:
+            proc.stderr.close()

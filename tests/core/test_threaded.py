@@ -1,0 +1,72 @@
+"""start_in_thread(): a synchronous program serving objects, ROOT's process_requests model."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import pytest
+
+import trioserve
+from trioserve.errors import SpecError
+
+
+def _base(server: trioserve.ThreadedServer) -> str:
+    host, port = server.addresses[0][:2]
+    return f"http://{host}:{port}"
+
+
+def test_app_mode_answers_only_inside_process_requests() -> None:
+    state = {"value": 1}
+    with trioserve.start_in_thread("http:0", sync="app", app_timeout=5.0) as server:
+        server.register("/", state, name="state")
+        result: dict[str, object] = {}
+
+        def fetch() -> None:
+            result["reply"] = httpx.get(_base(server) + "/state/value/root.json", timeout=10)
+
+        thread = threading.Thread(target=fetch)
+        thread.start()
+        time.sleep(0.3)
+        assert "reply" not in result  # the request waits for the program
+        state["value"] = 2           # the program updates between its calls...
+        processed = 0
+        deadline = time.monotonic() + 5
+        while thread.is_alive() and time.monotonic() < deadline:
+            processed += server.process_requests()
+            time.sleep(0.01)
+        thread.join(5)
+        assert processed >= 1
+        reply = result["reply"]
+        assert isinstance(reply, httpx.Response)
+        assert reply.status_code == 200 and reply.json() == 2
+
+
+def test_app_mode_without_process_requests_gives_503_not_a_hang() -> None:
+    with trioserve.start_in_thread("http:0", sync="app", app_timeout=0.3) as server:
+        server.register("/", {"a": 1}, name="d")
+        started = time.monotonic()
+        reply = httpx.get(_base(server) + "/d/root.json", timeout=10)
+        assert reply.status_code == 503
+        assert reply.json()["error"] == "app_not_processing"
+        assert time.monotonic() - started < 5
+        assert server.process_requests() == 0  # the timed-out call never runs later
+
+
+def test_server_mode_reads_directly() -> None:
+    with trioserve.start_in_thread("http:0", sync="server") as server:
+        server.register("/", {"a": 1}, name="d")
+        assert httpx.get(_base(server) + "/d/a/root.json", timeout=10).json() == 1
+
+
+def test_bad_spec_raises_in_the_callers_thread() -> None:
+    with pytest.raises(SpecError):
+        trioserve.start_in_thread("http:0?nonsense")
+
+
+def test_bind_failure_raises_in_the_callers_thread() -> None:
+    with trioserve.start_in_thread("http:0", sync="server") as first:
+        port = first.addresses[0][1]
+        with pytest.raises(OSError):
+            trioserve.start_in_thread(f"http:{port}")
