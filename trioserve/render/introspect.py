@@ -1,0 +1,299 @@
+"""The one place that decides which parts of a Python object are public.
+
+Every renderer (JSON, CBOR, XML), the hierarchy (``_more``), URL member access
+(``<obj>/<member>/root.json``) and method calls (``exe.*``) ask this module, so a rule fixed
+here is fixed everywhere. The rules, in order:
+
+* A *name* is public only if it is a non-empty ``str`` that does not start with ``_`` (so
+  ``__class__``, ``__dict__``, ``__globals__``, ``_secret`` are never members) nor with ``$``
+  (reserved for JSROOT's ``$ref``/``$arr``/``$pair`` markers, which a user key must not fake).
+* Modules, classes, functions, methods and any other callable are *never* members and are
+  never traversed: ``public_members`` of such an object is empty, and a member whose value is
+  one of them is left out.
+* Where members come from:
+
+  - ``Mapping`` (dict, ...): its string keys (non-string keys are skipped);
+  - ``list``/``tuple`` (not ``str``/``bytes``): elements by decimal index ``"0"``, ``"1"``, ...
+    so ``items/0/root.json`` works; only canonical indices (no sign, no leading zeros, no
+    negative indices) are accepted by :func:`get_member`;
+  - namedtuples: their fields (not indices);
+  - dataclass instances: their fields, in declaration order;
+  - other objects: instance attributes from ``__dict__`` (insertion order), then ``__slots__``
+    along the MRO (unset slots skipped);
+  - plus, for any object, the names listed in an optional class attribute
+    ``__trioserve_members__`` (a tuple of names). This is the only way a ``property`` (or any
+    computed attribute) becomes a member: reading a property runs code, and a read-only server
+    must not run code on GET unless the class author said so. A listed name whose evaluation
+    raises is silently absent.
+* Leaves have no members: ``None``, bool/int/float/complex, str, bytes, numpy arrays and
+  scalars, enums, dates, sets.
+
+``typename(obj)`` gives the ``_typename`` written into JSON: a class attribute
+``__trioserve_typename__`` when present (our histograms say ``TH1D``, ``TH2D``, ``TProfile``,
+``TGraph`` so JSROOT draws them natively), otherwise the class ``__qualname__`` (``dict``,
+``MyData``, ``Outer.Inner``; the module is left out, as ROOT leaves out namespaces of
+well-known classes). It depends only on the class, so it is stable between requests.
+
+``public_methods(obj)`` lists methods callable by ``exe.*``: plain functions defined in a
+Python class (inherited ones included) with a public name, bound to ``obj``. Static and class
+methods, properties, and the methods of builtin/C types (``dict.clear``, ``list.append``,
+numpy methods) are deliberately *not* callable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import enum
+import inspect
+import types
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "get_member",
+    "has_members",
+    "is_leaf",
+    "is_public_name",
+    "public_members",
+    "public_methods",
+    "typename",
+]
+
+_MISSING = object()
+
+# Types whose instances are never traversed and never become members.
+_OPAQUE = (
+    types.ModuleType,
+    type,
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.MethodType,
+    types.BuiltinMethodType,
+    types.MethodWrapperType,
+    types.WrapperDescriptorType,
+    types.MethodDescriptorType,
+    types.ClassMethodDescriptorType,
+    types.GetSetDescriptorType,
+    types.MemberDescriptorType,
+    types.CodeType,
+    types.FrameType,
+    types.TracebackType,
+    types.GeneratorType,
+    types.CoroutineType,
+    types.AsyncGeneratorType,
+    property,
+    staticmethod,
+    classmethod,
+)
+
+_LEAF = (
+    str,
+    bytes,
+    bytearray,
+    memoryview,
+    bool,
+    int,
+    float,
+    complex,
+    enum.Enum,
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    set,
+    frozenset,
+)
+
+# Bound how much of a sequence has_members() looks at: the hierarchy asks per request.
+_HAS_MEMBERS_SCAN = 1000
+
+
+def is_public_name(name: object) -> bool:
+    """True for a name that may be rendered or reached from a URL."""
+    return isinstance(name, str) and name != "" and name[0] not in "_$"
+
+
+def _is_opaque(value: object) -> bool:
+    """Things never traversed nor exposed as members (modules, classes, callables...)."""
+    if isinstance(value, _OPAQUE):
+        return True
+    # Any other callable (functools.partial, objects with __call__) is code, not data.
+    return callable(value)
+
+
+def _is_numpy(value: object) -> bool:
+    mod = type(value).__module__
+    return mod == "numpy" or mod.startswith("numpy.")
+
+
+def is_leaf(obj: object) -> bool:
+    """True when ``obj`` is rendered as a value (no members to list or reach)."""
+    if obj is None or isinstance(obj, _LEAF):
+        return True
+    if _is_numpy(obj):
+        return True
+    return _is_opaque(obj)
+
+
+def _is_namedtuple(obj: object) -> bool:
+    return isinstance(obj, tuple) and isinstance(getattr(type(obj), "_fields", None), tuple)
+
+
+def _extra_names(obj: object) -> tuple[str, ...]:
+    names = getattr(type(obj), "__trioserve_members__", ())
+    if isinstance(names, str):
+        names = (names,)
+    try:
+        return tuple(n for n in names if is_public_name(n))
+    except TypeError:
+        return ()
+
+
+def _slot_names(cls: type) -> list[str]:
+    out: list[str] = []
+    for klass in cls.__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        if isinstance(slots, str):
+            slots = (slots,)
+        for s in slots:
+            if isinstance(s, str) and s not in out:
+                out.append(s)
+    return out
+
+
+def _attr_members(obj: object) -> dict[str, Any]:
+    """Members of a non-container object (dataclass, plain object, namedtuple)."""
+    out: dict[str, Any] = {}
+    if _is_namedtuple(obj):
+        for name in type(obj)._fields:  # type: ignore[attr-defined]
+            if is_public_name(name):
+                out[name] = getattr(obj, name)
+    elif dataclasses.is_dataclass(obj):
+        for f in dataclasses.fields(obj):
+            if is_public_name(f.name):
+                value = getattr(obj, f.name, _MISSING)
+                if value is not _MISSING:
+                    out[f.name] = value
+    else:
+        try:
+            d = object.__getattribute__(obj, "__dict__")
+        except AttributeError:
+            d = None
+        if isinstance(d, dict):
+            for name, value in list(d.items()):
+                if is_public_name(name):
+                    out[name] = value
+        for name in _slot_names(type(obj)):
+            if is_public_name(name) and name not in out:
+                try:
+                    out[name] = object.__getattribute__(obj, name)
+                except AttributeError:
+                    pass
+    for name in _extra_names(obj):
+        if name in out:
+            continue
+        try:
+            out[name] = getattr(obj, name)
+        except Exception:
+            # A computed member that fails is simply absent; rendering must not fail.
+            continue
+    return {k: v for k, v in out.items() if not _is_opaque(v)}
+
+
+def public_members(obj: object) -> dict[str, Any]:
+    """Name -> value of every public member of ``obj`` (see the module docstring)."""
+    if is_leaf(obj):
+        return {}
+    if isinstance(obj, Mapping):
+        out: dict[str, Any] = {}
+        for key, value in list(obj.items()):
+            if is_public_name(key) and not _is_opaque(value):
+                out[key] = value
+        return out
+    if isinstance(obj, (list, tuple)) and not _is_namedtuple(obj):
+        return {str(i): v for i, v in enumerate(obj) if not _is_opaque(v)}
+    return _attr_members(obj)
+
+
+def _parse_index(name: str) -> int | None:
+    if name.isascii() and name.isdigit() and (name == "0" or name[0] != "0"):
+        return int(name)
+    return None
+
+
+def get_member(obj: object, name: str) -> Any:
+    """The public member ``name`` of ``obj``; ``KeyError`` for anything not public.
+
+    Used for ``<obj>/<member>/root.json``. Refuses every dunder, ``_private`` name, ``$`` name,
+    method, property not listed in ``__trioserve_members__``, and anything inside modules,
+    classes and functions.
+    """
+    if not is_public_name(name) or is_leaf(obj):
+        raise KeyError(name)
+    if isinstance(obj, Mapping):
+        try:
+            value = obj[name]
+        except (KeyError, TypeError, IndexError):
+            raise KeyError(name) from None
+        if _is_opaque(value):
+            raise KeyError(name)
+        return value
+    if isinstance(obj, (list, tuple)) and not _is_namedtuple(obj):
+        index = _parse_index(name)
+        if index is None or index >= len(obj) or _is_opaque(obj[index]):
+            raise KeyError(name)
+        return obj[index]
+    members = _attr_members(obj)
+    if name not in members:
+        raise KeyError(name)
+    return members[name]
+
+
+def has_members(obj: object) -> bool:
+    """True when the hierarchy should offer to expand ``obj`` (``_more``).
+
+    A list/tuple counts only when one of its first elements is itself structured: a list of
+    numbers is shown as an array, not as a folder of thousands of numbers.
+    """
+    if is_leaf(obj):
+        return False
+    if isinstance(obj, Mapping):
+        return any(is_public_name(k) for k in obj)
+    if isinstance(obj, (list, tuple)) and not _is_namedtuple(obj):
+        for i, value in enumerate(obj):
+            if i >= _HAS_MEMBERS_SCAN:
+                break
+            if not is_leaf(value) and value is not None:
+                return True
+        return False
+    return bool(_attr_members(obj))
+
+
+def public_methods(obj: object) -> dict[str, Any]:
+    """Public bound methods of ``obj`` that ``exe.*`` may call (see the module docstring)."""
+    if isinstance(obj, _OPAQUE):
+        return {}
+    cls = type(obj)
+    out: dict[str, Any] = {}
+    for name in dir(cls):
+        if not is_public_name(name):
+            continue
+        try:
+            raw = inspect.getattr_static(cls, name)
+        except AttributeError:
+            continue
+        if not isinstance(raw, types.FunctionType):
+            continue
+        bound = getattr(obj, name, None)
+        if isinstance(bound, types.MethodType) and bound.__self__ is obj:
+            out[name] = bound
+    return out
+
+
+def typename(obj: object) -> str:
+    """The ``_typename`` of ``obj`` (see the module docstring)."""
+    cls = type(obj)
+    explicit = getattr(cls, "__trioserve_typename__", None)
+    if isinstance(explicit, str) and explicit:
+        return explicit
+    return cls.__qualname__
