@@ -114,6 +114,8 @@ TRAVERSAL = [
     ("out", False, False, False),  # symlink to a file outside
     ("out", True, False, False),
     ("outdir/passwd", True, False, False),
+    ("out", True, True, False),  # dotfiles allowed: only the containment check stands
+    ("outdir/passwd", True, True, False),
     ("in", False, False, False),  # symlink inside, not followed
     ("in", True, False, True),  # symlink inside, followed
     ("indir/b.txt", True, False, True),
