@@ -6,9 +6,10 @@ import html
 from pathlib import Path
 
 import pytest
-from filesupport import collect, make_call
 
 from trioserve.files import Locations, directory_listing, serve_location
+
+from .filesupport import collect, make_call
 
 EVIL = "<img src=x onerror=alert(1)>.txt"
 
@@ -87,3 +88,17 @@ async def test_listing_shows_followed_symlinks_and_dotfiles_when_allowed(listed:
     assert response is not None
     page = (await collect(response)).decode()
     assert "link.txt" in page and ".env" in page
+
+
+async def test_listing_survives_undecodable_names(tmp_path: Path) -> None:
+    import os
+
+    try:
+        fd = os.open(os.fsencode(tmp_path) + b"/caf\xe9.txt", os.O_CREAT | os.O_WRONLY)
+    except OSError:
+        pytest.skip("file system refuses non-UTF-8 names")
+    os.close(fd)
+    response = directory_listing(make_call(), tmp_path, "/d/")
+    page = (await collect(response)).decode("utf-8")  # still valid UTF-8
+    assert 'href="caf%E9.txt"' in page  # the link names the real bytes
+    assert "caf\ufffd.txt" in page

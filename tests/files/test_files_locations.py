@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-from filesupport import collect, make_call
 
 from trioserve.errors import ConfigError, RegistrationError
 from trioserve.files import (
@@ -17,6 +16,8 @@ from trioserve.files import (
     resolve,
     serve_location,
 )
+
+from .filesupport import collect, make_call
 
 
 @pytest.fixture

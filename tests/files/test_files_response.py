@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import trio
-from filesupport import collect, make_call
 
 from trioserve.files import (
     NO_CACHE,
@@ -20,6 +19,8 @@ from trioserve.files import (
     file_response,
     serve_location,
 )
+
+from .filesupport import collect, make_call
 
 DATA = bytes(range(256)) * 40  # 10240 bytes; served as .dat (text/plain)
 MTIME = 1_700_000_000  # 2023-11-14T22:13:20Z
