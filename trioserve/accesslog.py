@@ -1,0 +1,124 @@
+"""Access log lines in Common Log Format, written through stdlib logging.
+
+Every request produces one INFO record on the ``trioserve.access`` logger, so an application
+can route, filter or silence them with ordinary logging configuration. An engine given
+``log=FILE`` additionally attaches a :class:`logging.FileHandler` for the lifetime of the
+engine; the handler only accepts the engine's own lines (several engines may log to different
+files) and is removed and closed on shutdown.
+
+The format is Apache's ``%h %l %u %t "%r" %>s %b``::
+
+    127.0.0.1 - alice [23/Nov/2025:12:45:01 +0000] "GET /h.json HTTP/1.1" 200 1234
+
+Headers are never logged, so neither are credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+
+__all__ = ["ACCESS_LOGGER", "AccessLog", "clf_line", "clf_time"]
+
+ACCESS_LOGGER = "trioserve.access"
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+#: how many attached file handlers rely on the logger passing INFO through
+_level_users = 0
+_saved_level = logging.NOTSET
+
+
+def clf_time(when: float) -> str:
+    """``[10/Oct/2000:13:55:36 -0700]`` in local time, independent of the C locale."""
+    moment = datetime.fromtimestamp(when).astimezone()
+    return (
+        f"[{moment.day:02d}/{_MONTHS[moment.month - 1]}/{moment.year:04d}:"
+        f"{moment:%H:%M:%S} {moment:%z}]"
+    )
+
+
+def _escape(text: str) -> str:
+    # like Apache: quotes, backslashes and anything non-printable as \\xHH
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch in '"\\' or code < 0x20 or code >= 0x7F:
+            out.extend(f"\\x{b:02x}" for b in ch.encode("utf-8"))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def clf_line(
+    peer: str, user: str | None, when: float, request_line: str, status: int, size: int | None
+) -> str:
+    """One Common Log Format line (no newline)."""
+    user_field = _escape(user).replace(" ", "\\x20") if user else "-"
+    size_field = str(size) if size else "-"
+    return (
+        f'{peer or "-"} - {user_field} {clf_time(when)} "{_escape(request_line)}" '
+        f"{status} {size_field}"
+    )
+
+
+class AccessLog:
+    """One engine's access log: lines go to ``trioserve.access``; optionally into a file."""
+
+    def __init__(self, filename: str | None = None, *, tag: str = "") -> None:
+        self.logger = logging.getLogger(ACCESS_LOGGER)
+        self.tag = tag or f"engine-{id(self):x}"
+        self.filename = filename
+        self._handler: logging.FileHandler | None = None
+        if filename:
+            handler = logging.FileHandler(filename, encoding="utf-8", delay=False)
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            handler.setLevel(logging.INFO)
+            tag_value = self.tag
+            handler.addFilter(lambda record: getattr(record, "trioserve_tag", None) == tag_value)
+            self.logger.addHandler(handler)
+            self._handler = handler
+            _need_info(self.logger, True)
+
+    def log(
+        self,
+        peer: str,
+        user: str | None,
+        request_line: str,
+        status: int,
+        size: int | None,
+        when: float | None = None,
+    ) -> None:
+        if not self.logger.isEnabledFor(logging.INFO):
+            return
+        line = clf_line(
+            peer, user, time.time() if when is None else when, request_line, status, size
+        )
+        self.logger.info("%s", line, extra={"trioserve_tag": self.tag})
+
+    def close(self) -> None:
+        """Detach and close the file handler (idempotent)."""
+        handler, self._handler = self._handler, None
+        if handler is not None:
+            self.logger.removeHandler(handler)
+            handler.close()
+            _need_info(self.logger, False)
+
+
+def _need_info(logger: logging.Logger, attach: bool) -> None:
+    """Keep the logger at INFO while any file handler is attached, then restore its level.
+
+    Without this, a program that never configured logging (root at WARNING) would silently
+    drop every line before it reached the file.
+    """
+    global _level_users, _saved_level
+    if attach:
+        if _level_users == 0:
+            _saved_level = logger.level
+            if logger.getEffectiveLevel() > logging.INFO:
+                logger.setLevel(logging.INFO)
+        _level_users += 1
+    else:
+        _level_users -= 1
+        if _level_users == 0:
+            logger.setLevel(_saved_level)

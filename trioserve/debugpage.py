@@ -1,0 +1,80 @@
+"""The ``debug`` engine option's echo page (ROOT's "Civetweb echo" / "FastCGI echo").
+
+ROOT reflects the request raw -- query, path and every header including ``Authorization`` and
+``Cookie`` -- which is both a reflected-XSS hole and a credential leak (reference §7.3, §9.4).
+This page escapes every value and hides credential-bearing fields, by HTTP header name and by
+their FastCGI/CGI spelling (``HTTP_AUTHORIZATION``, ``HTTP_COOKIE``...). It is a pure function
+so the HTTP and the FastCGI engines render exactly the same page.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+
+from trioserve.call import Call, Response
+
+__all__ = ["HIDDEN", "NO_CACHE", "is_secret_field", "render_debug_page"]
+
+#: what a redacted value is shown as
+HIDDEN = "(hidden)"
+#: ROOT's no-cache header value for dynamic replies
+NO_CACHE = "private, no-cache, no-store, must-revalidate, max-age=0, proxy-revalidate, s-maxage=0"
+_SECRET_NAMES = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+def is_secret_field(name: str) -> bool:
+    """True for ``Authorization``, ``Proxy-Authorization`` and ``Cookie`` in any spelling."""
+    key = name.strip().lower().replace("_", "-")
+    if key.startswith("http-"):
+        key = key[5:]
+    return key in _SECRET_NAMES
+
+
+def _row(name: str, value: str) -> str:
+    shown = HIDDEN if is_secret_field(name) else value
+    return f"<tr><th>{html.escape(name)}</th><td>{html.escape(shown)}</td></tr>"
+
+
+def render_debug_page(title: str, call: Call, extra: Iterable[tuple[str, str]] = ()) -> Response:
+    """An HTML page describing ``call``; ``extra`` lists further fields (e.g. FastCGI params)."""
+    request_rows = [
+        ("Method", call.method),
+        ("Path", call.path),
+        ("PathName", call.item_path),
+        ("FileName", call.file_name),
+        ("Query", call.query),
+        ("PostData", f"{len(call.body)} bytes"),
+        ("User", call.user or "(anonymous)"),
+        ("Engine", call.engine),
+        ("Top", call.top_name or ""),
+        ("Peer", call.peer),
+    ]
+    if call.script_name:
+        request_rows.append(("ScriptName", call.script_name))
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title>",
+        "<style>th{text-align:left;padding-right:1em;vertical-align:top}"
+        "td{font-family:monospace;white-space:pre-wrap;word-break:break-all}</style>",
+        f"</head><body><h1>{html.escape(title)}</h1>",
+        "<h2>Request</h2><table>",
+        *(
+            f"<tr><th>{html.escape(name)}</th><td>{html.escape(value)}</td></tr>"
+            for name, value in request_rows
+        ),
+        "</table><h2>Headers</h2><table>",
+        *(_row(name, value) for name, value in call.headers),
+        "</table>",
+    ]
+    extra_rows = [_row(name, value) for name, value in extra]
+    if extra_rows:
+        parts += ["<h2>Parameters</h2><table>", *extra_rows, "</table>"]
+    parts.append("</body></html>\n")
+    return Response(
+        status=200,
+        content_type="text/html; charset=utf-8",
+        headers=[("Cache-Control", NO_CACHE), ("X-Content-Type-Options", "nosniff")],
+        body="\n".join(parts).encode("utf-8"),
+    )

@@ -1,0 +1,125 @@
+"""Sans-IO helpers for what the HTTP engine writes: header sets, error bytes, CORS preflights.
+
+Kept apart from the engine so the rules (which headers the engine owns, when a
+``Content-Length`` is allowed, what a preflight answers) are plain functions with table tests.
+"""
+
+from __future__ import annotations
+
+import time
+from email.utils import formatdate
+from http import HTTPStatus
+
+from trioserve.call import Response, error_response
+
+__all__ = [
+    "CORS_MAX_AGE",
+    "CORS_METHODS",
+    "ENGINE_OWNED_HEADERS",
+    "cors_preflight",
+    "engine_error",
+    "http_date",
+    "raw_response_bytes",
+    "reason_phrase",
+    "response_headers",
+]
+
+#: seconds a browser may cache a preflight answer (Chromium caps it at 7200)
+CORS_MAX_AGE = 600
+#: methods the dispatcher understands; what a preflight allows
+CORS_METHODS = "GET, HEAD, POST, OPTIONS"
+#: headers only the engine may set: framing and per-connection headers; a response that
+#: carries them has them replaced
+ENGINE_OWNED_HEADERS = frozenset(
+    {"content-length", "transfer-encoding", "connection", "keep-alive", "date", "server", "upgrade"}
+)
+_NO_BODY_STATUS = frozenset({204, 304})
+
+_date_cache: tuple[int, str] = (0, "")
+
+
+def http_date(now: float | None = None) -> str:
+    """IMF-fixdate (RFC 9110 §5.6.7), cached for the current second."""
+    global _date_cache
+    now = time.time() if now is None else now
+    second = int(now)
+    if _date_cache[0] != second:
+        _date_cache = (second, formatdate(second, usegmt=True))
+    return _date_cache[1]
+
+
+def reason_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def response_headers(
+    response: Response, *, server: str, close: bool, now: float | None = None
+) -> list[tuple[str, str]]:
+    """The full header list for ``response``: ours first, then the response's own.
+
+    ``Content-Length`` is set when the length is known (never for 1xx/204, RFC 9110 §8.6);
+    with an unknown length h11 chooses chunked (HTTP/1.1) or close-delimited (HTTP/1.0).
+    """
+    headers: list[tuple[str, str]] = [("Date", http_date(now)), ("Server", server)]
+    if response.content_type and response.status not in _NO_BODY_STATUS:
+        headers.append(("Content-Type", response.content_type))
+    length = response.length
+    if length is not None and response.status not in _NO_BODY_STATUS:
+        headers.append(("Content-Length", str(length)))
+    for name, value in response.headers:
+        lower = name.lower()
+        if lower in ENGINE_OWNED_HEADERS or lower == "content-type":
+            continue
+        headers.append((name, value))
+    if close:
+        headers.append(("Connection", "close"))
+    return headers
+
+
+def raw_response_bytes(response: Response, *, server: str, head: bool = False) -> bytes:
+    """Serialise a complete, bytes-bodied response by hand, always with ``Connection: close``.
+
+    Used for answers the engine must give when h11's state machine cannot (a 414/431 noticed
+    before h11 finished the head, a 408 on a half-sent head): the connection closes right after.
+    """
+    body = response.body if isinstance(response.body, bytes) else b""
+    status = response.status
+    lines = [f"HTTP/1.1 {status} {reason_phrase(status)}"]
+    for name, value in response_headers(response, server=server, close=True):
+        lines.append(f"{name}: {value}")
+    data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+    return data if head else data + body
+
+
+def engine_error(status: int, code: str, message: str) -> Response:
+    """An error the engine answers itself: the shared JSON body, never cached."""
+    response = error_response(status, code, message)
+    response.headers.append(("Cache-Control", "no-store"))
+    return response
+
+
+def cors_preflight(
+    origin: str, request_origin: str, request_headers: str | None, *, credentials: str | None
+) -> Response:
+    """The engine's answer to a CORS preflight when the server has a CORS origin configured.
+
+    With credentials a wildcard origin is not allowed by the Fetch standard, so the request's
+    own ``Origin`` is echoed instead; ``Vary: Origin`` keeps caches honest either way.
+    """
+    allow_origin = origin
+    if credentials is not None and origin == "*":
+        allow_origin = request_origin
+    headers = [
+        ("Access-Control-Allow-Origin", allow_origin),
+        ("Access-Control-Allow-Methods", CORS_METHODS),
+        ("Access-Control-Max-Age", str(CORS_MAX_AGE)),
+        ("Vary", "Origin"),
+    ]
+    if request_headers:
+        headers.append(("Access-Control-Allow-Headers", request_headers))
+    if credentials is not None:
+        headers.append(("Access-Control-Allow-Credentials", credentials or "true"))
+    return Response(status=204, content_type="", headers=headers, body=b"")

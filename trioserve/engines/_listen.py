@@ -1,0 +1,240 @@
+"""Listening sockets and the accept loop shared by the HTTP and FastCGI engines.
+
+* :func:`open_tcp_listeners` binds with a real backlog (FINDINGS: Python's socketserver default
+  of 5 drops bursts behind a front-end; we use :data:`DEFAULT_BACKLOG`) and returns the real
+  bound address (port 0 = ephemeral, for tests).
+* :func:`open_unix_listener` creates a unix socket safely: it never unlinks a file that is not
+  a socket, refuses a socket some process still listens on, replaces a stale one, and gives
+  the socket its final mode *before* it appears under its name (bound inside a private 0700
+  directory, chmod-ed, then hard-linked into place, which also cannot clobber a file that
+  appeared meanwhile). :meth:`UnixSocketFile.remove` unlinks it on shutdown only if the name
+  still points to our inode.
+* :func:`accept_forever` accepts with TCP_NODELAY, retries EMFILE/ENFILE/ENOMEM/ENOBUFS after a
+  short sleep instead of dying, and enforces a connection cap by *not accepting* while the cap
+  is reached: extra clients wait in the kernel backlog (no 503s), and ``make_room`` is called so
+  an engine can close idle keep-alive connections to let them in.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import socket as _stdsocket
+import stat
+import tempfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import trio
+
+__all__ = [
+    "ACCEPT_RETRY_DELAY",
+    "DEFAULT_BACKLOG",
+    "UnixSocketFile",
+    "accept_forever",
+    "open_tcp_listeners",
+    "open_unix_listener",
+    "peer_name",
+    "set_nodelay",
+]
+
+log = logging.getLogger("trioserve.listen")
+
+#: listen(2) backlog; the kernel caps it at net.core.somaxconn
+DEFAULT_BACKLOG = 1024
+#: seconds to wait before accepting again after running out of file descriptors or memory
+ACCEPT_RETRY_DELAY = 0.1
+_CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
+#: seconds to wait for a connect() probing whether a unix socket is live
+_PROBE_TIMEOUT = 1.0
+#: longest unix socket path we bind directly (sun_path is 108 bytes on Linux)
+_MAX_UNIX_PATH = 100
+
+
+def set_nodelay(stream: trio.abc.Stream) -> None:
+    """Disable Nagle on a TCP stream (small replies must not wait 40 ms for an ACK)."""
+    if isinstance(stream, trio.SocketStream) and stream.socket.family in (
+        _stdsocket.AF_INET,
+        _stdsocket.AF_INET6,
+    ):
+        stream.setsockopt(_stdsocket.IPPROTO_TCP, _stdsocket.TCP_NODELAY, True)
+
+
+def peer_name(stream: trio.abc.Stream) -> str:
+    """The peer address as text for logs (``"-"`` for unix sockets and unknown streams)."""
+    if isinstance(stream, trio.SocketStream):
+        try:
+            address = stream.socket.getpeername()
+        except OSError:
+            return "-"
+        if isinstance(address, tuple):
+            return str(address[0])
+    return "-"
+
+
+async def open_tcp_listeners(
+    host: str, port: int, *, backlog: int = DEFAULT_BACKLOG
+) -> tuple[list[trio.SocketListener], tuple[str, int]]:
+    """Bind ``host:port``; return the listeners and the real ``(host, port)`` of the first.
+
+    Raises :class:`OSError` (e.g. EADDRINUSE) when the address cannot be bound.
+    """
+    listeners = await trio.open_tcp_listeners(port, host=host, backlog=max(backlog, 128))
+    sockname = listeners[0].socket.getsockname()
+    return listeners, (str(sockname[0]), int(sockname[1]))
+
+
+@dataclass(slots=True)
+class UnixSocketFile:
+    """The file of a listening unix socket we created, identified by its inode."""
+
+    path: str
+    device: int
+    inode: int
+
+    def remove(self) -> bool:
+        """Unlink the socket file if it is still ours; return whether it was removed."""
+        try:
+            info = os.lstat(self.path)
+        except FileNotFoundError:
+            return False
+        if (info.st_dev, info.st_ino) != (self.device, self.inode):
+            log.warning("not removing %s: it was replaced by another file", self.path)
+            return False
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            return False
+        return True
+
+
+async def _socket_is_live(path: str) -> bool:
+    probe = trio.socket.socket(_stdsocket.AF_UNIX, _stdsocket.SOCK_STREAM)
+    try:
+        with trio.move_on_after(_PROBE_TIMEOUT):
+            await probe.connect(path)
+            return True
+        return True  # a listener that does not even complete connect() is still someone's
+    except (ConnectionRefusedError, FileNotFoundError):
+        return False
+    finally:
+        probe.close()
+
+
+async def open_unix_listener(
+    path: str, *, mode: int = 0o600, backlog: int = DEFAULT_BACKLOG
+) -> tuple[trio.SocketListener, UnixSocketFile]:
+    """Create and listen on a unix socket at ``path``; see the module docstring for the rules.
+
+    Raises :class:`FileExistsError` when ``path`` is something other than a socket and
+    :class:`OSError` (EADDRINUSE) when a live server already listens there.
+    """
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        info = None
+    if info is not None:
+        if not stat.S_ISSOCK(info.st_mode):
+            raise FileExistsError(
+                errno.EEXIST, "refusing to replace a file that is not a socket", path
+            )
+        if await _socket_is_live(path):
+            raise OSError(errno.EADDRINUSE, "a server is already listening on this socket", path)
+        log.info("replacing stale unix socket %s", path)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+    directory = os.path.dirname(os.path.abspath(path))
+    private = tempfile.mkdtemp(prefix=".ts", dir=directory)  # mode 0700
+    temp_path = os.path.join(private, "s")
+    dir_fd: int | None = None
+    bind_path = temp_path
+    if len(os.fsencode(temp_path)) > _MAX_UNIX_PATH and os.path.isdir("/proc/self/fd"):
+        # sun_path holds ~107 bytes; reach the private directory through a short magic link
+        dir_fd = os.open(private, os.O_RDONLY | os.O_DIRECTORY)
+        bind_path = f"/proc/self/fd/{dir_fd}/s"
+    sock = trio.socket.socket(_stdsocket.AF_UNIX, _stdsocket.SOCK_STREAM)
+    try:
+        try:
+            await sock.bind(bind_path)
+            os.chmod(temp_path, mode)
+            os.link(temp_path, path)  # EEXIST if something appeared meanwhile: never clobber
+        finally:
+            if dir_fd is not None:
+                os.close(dir_fd)
+            try:
+                os.unlink(temp_path)
+            except FileNotFoundError:
+                pass
+            os.rmdir(private)
+        sock.listen(max(backlog, 128))
+        info = os.lstat(path)
+    except BaseException:
+        sock.close()
+        raise
+    return trio.SocketListener(sock), UnixSocketFile(path, info.st_dev, info.st_ino)
+
+
+async def accept_forever(
+    listener: trio.SocketListener,
+    nursery: trio.Nursery,
+    handler: Callable[[trio.SocketStream], Awaitable[None]],
+    *,
+    limiter: trio.CapacityLimiter,
+    make_room: Callable[[bool], None] | None = None,
+    logger: logging.Logger = log,
+) -> None:
+    """Accept connections until cancelled, running ``handler(stream)`` in ``nursery``.
+
+    A connection holds one ``limiter`` token for its whole life; when none is free the loop
+    stops accepting (clients queue in the backlog) and calls ``make_room(True)`` so the engine
+    may shed idle connections, then ``make_room(False)`` once a slot is free again. The
+    handler owns the stream and must close it; it must not raise.
+    """
+    async with listener:
+        while True:
+            try:
+                stream = await listener.accept()
+            except OSError as exc:
+                if exc.errno in _CAPACITY_ERRNOS:
+                    logger.warning(
+                        "accept failed (%s); retrying in %.1f s",
+                        os.strerror(exc.errno or 0),
+                        ACCEPT_RETRY_DELAY,
+                    )
+                    await trio.sleep(ACCEPT_RETRY_DELAY)
+                    continue
+                raise
+            try:
+                set_nodelay(stream)
+            except OSError:  # the peer may already have gone; the handler will notice
+                pass
+            token = object()
+            try:
+                if limiter.available_tokens == 0 and make_room is not None:
+                    make_room(True)
+                    try:
+                        await limiter.acquire_on_behalf_of(token)
+                    finally:
+                        make_room(False)
+                else:
+                    await limiter.acquire_on_behalf_of(token)
+            except BaseException:
+                await trio.aclose_forcefully(stream)
+                raise
+            nursery.start_soon(_run_connection, handler, stream, limiter, token)
+
+
+async def _run_connection(
+    handler: Callable[[trio.SocketStream], Awaitable[None]],
+    stream: trio.SocketStream,
+    limiter: trio.CapacityLimiter,
+    token: object,
+) -> None:
+    try:
+        await handler(stream)
+    finally:
+        limiter.release_on_behalf_of(token)
