@@ -30,7 +30,8 @@ here is fixed everywhere. The rules, in order:
 
 ``typename(obj)`` gives the ``_typename`` written into JSON: a class attribute
 ``__trioserve_typename__`` when present (our histograms say ``TH1D``, ``TH2D``, ``TProfile``,
-``TGraph`` so JSROOT draws them natively), otherwise the class ``__qualname__`` (``dict``,
+``TGraph`` so JSROOT draws them natively; boost-histogram/``hist`` objects of 1 or 2 dimensions
+are ``TH1D``/``TH2D``), otherwise the class ``__qualname__`` (``dict``,
 ``MyData``, ``Outer.Inner``; the module is left out, as ROOT leaves out namespaces of
 well-known classes). It depends only on the class, so it is stable between requests.
 
@@ -49,6 +50,8 @@ import inspect
 import types
 from collections.abc import Mapping
 from typing import Any
+
+from trioserve.histograms import is_boost_histogram
 
 __all__ = [
     "get_member",
@@ -296,4 +299,6 @@ def typename(obj: object) -> str:
     explicit = getattr(cls, "__trioserve_typename__", None)
     if isinstance(explicit, str) and explicit:
         return explicit
+    if is_boost_histogram(obj) and obj.ndim in (1, 2):  # type: ignore[attr-defined]
+        return "TH1D" if obj.ndim == 1 else "TH2D"  # type: ignore[attr-defined]
     return cls.__qualname__

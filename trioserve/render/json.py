@@ -73,6 +73,7 @@ from typing import Any
 
 import numpy as np
 
+from trioserve.histograms import boost_to_root, is_boost_histogram
 from trioserve.render import _numbers
 from trioserve.render.introspect import (
     _is_namedtuple,
@@ -230,6 +231,8 @@ class _Writer:
             out.append("null")
         elif callable(getattr(type(value), "__trioserve_json__", None)):
             self.write_protocol(value, level, depth)
+        elif is_boost_histogram(value) and (rep := boost_to_root(value)) is not None:
+            self.write_rep(value, rep, level, depth)
         elif isinstance(value, Mapping):
             own = value.get("_typename") if "_typename" in value else None
             tname = own if isinstance(own, str) and own else typename(value)
@@ -289,16 +292,19 @@ class _Writer:
             return
         self.active.add(key)
         try:
-            rep = value.__trioserve_json__()
-            if isinstance(rep, Mapping):
-                own = rep.get("_typename")
-                tname = own if isinstance(own, str) and own else typename(value)
-                items = [(k, v) for k, v in rep.items() if is_public_name(k) and not _is_opaque(v)]
-                self.write_object(value, tname, items, level, depth)
-            else:
-                self.write(rep, level, depth + 1)
+            self.write_rep(value, value.__trioserve_json__(), level, depth)
         finally:
             self.active.discard(key)
+
+    def write_rep(self, value: Any, rep: Any, level: int, depth: int) -> None:
+        """Write ``rep`` (a custom representation) in place of ``value``."""
+        if isinstance(rep, Mapping):
+            own = rep.get("_typename")
+            tname = own if isinstance(own, str) and own else typename(value)
+            items = [(k, v) for k, v in rep.items() if is_public_name(k) and not _is_opaque(v)]
+            self.write_object(value, tname, items, level, depth)
+        else:
+            self.write(rep, level, depth + 1)
 
     # -- arrays ---------------------------------------------------------------------------
     def write_list(self, value: Any, level: int, depth: int) -> None:
