@@ -78,9 +78,30 @@ class Call:
     def query_dict(self) -> dict[str, str]:
         return dict(self.query_items())
 
+    def header_all(self, name: str) -> str:
+        """Every value of a header joined with ``,`` (RFC 9110 §5.3 list semantics)."""
+        name = name.lower()
+        return ", ".join(value for key, value in self.headers if key == name)
+
     def accepts_gzip(self) -> bool:
-        value = self.header("accept-encoding") or ""
-        return "gzip" in value.lower()
+        """Accept-Encoding with q-values: ``gzip;q=0`` means no, ``*`` covers gzip."""
+        star: bool | None = None
+        for item in self.header_all("accept-encoding").split(","):
+            coding, *params = (piece.strip() for piece in item.split(";"))
+            q = 1.0
+            for param in params:
+                key, _, val = param.partition("=")
+                if key.strip().lower() == "q":
+                    try:
+                        q = float(val)
+                    except ValueError:
+                        q = 0.0
+            coding = coding.lower()
+            if coding in ("gzip", "x-gzip"):
+                return q > 0
+            if coding == "*":
+                star = q > 0
+        return bool(star)
 
 
 @dataclass(slots=True)

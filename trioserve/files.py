@@ -430,9 +430,8 @@ async def _read_all(body: FileBody) -> bytes:
 
 
 def _header_all(call: Call, name: str) -> str | None:
-    """All values of a list-valued header joined with ``, `` (RFC 9110 §5.3)."""
-    values = [value for key, value in call.headers if key == name]
-    return ", ".join(values) if values else None
+    """:meth:`Call.header_all`, with ``None`` for an absent header."""
+    return call.header_all(name) or None
 
 
 def _parse_etags(value: str) -> list[tuple[bool, str]] | None:
@@ -453,30 +452,6 @@ def _http_date(value: str | None) -> int | None:
         return calendar.timegm((*parsed[:6], 0, 0, 0)) - (parsed[9] or 0)
     except (OverflowError, ValueError):
         return None
-
-
-def _accepts_gzip(call: Call) -> bool:
-    """Accept-Encoding with q-values: ``gzip;q=0`` means no, ``*`` covers gzip."""
-    value = _header_all(call, "accept-encoding")
-    if not value:
-        return False
-    star: bool | None = None
-    for item in value.split(","):
-        coding, *params = (piece.strip() for piece in item.split(";"))
-        q = 1.0
-        for param in params:
-            key, _, val = param.partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    q = float(val)
-                except ValueError:
-                    q = 0.0
-        coding = coding.lower()
-        if coding in ("gzip", "x-gzip"):
-            return q > 0
-        if coding == "*":
-            star = q > 0
-    return bool(star)
 
 
 def _parse_range(value: str, size: int) -> list[tuple[int, int]] | None:
@@ -596,7 +571,7 @@ async def file_response(
         if_range = call.header("if-range")
         if if_range is None or _if_range_allows(if_range, identity_etag, last_modified):
             ranges = _parse_range(range_value, size)
-    use_gzip = gzip_applies and ranges is None and _accepts_gzip(call)
+    use_gzip = gzip_applies and ranges is None and call.accepts_gzip()
     etag = identity_etag[:-1] + '-gz"' if use_gzip else identity_etag
     headers.append(("ETag", etag))
 
