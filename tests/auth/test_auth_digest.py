@@ -450,3 +450,13 @@ def test_fuzz_structured_headers_give_a_result(
     result = v.verify("GET", "/x", scheme + ", ".join(parts), T0)
     assert isinstance(result, Ok | Stale | Denied | Malformed)
     assert not isinstance(result, Ok)  # nothing random can authenticate
+
+
+def test_older_nonce_first_used_when_table_overflows_is_stale() -> None:
+    v = verifier(max_nonces=2, nonce_lifetime=1000)
+    u = "/Objects/h/root.json"
+    old = authorization(v, T0 + 1)
+    for i in (5, 6):
+        assert isinstance(v.verify("GET", u, authorization(v, T0 + i), T0 + i), Ok)
+    # making room drops the nonce of T0+5; one issued even earlier cannot be tracked
+    assert v.verify("GET", u, old, T0 + 7) == Stale("nonce evicted")

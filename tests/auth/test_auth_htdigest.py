@@ -309,3 +309,19 @@ def test_apache_htdigest_updates_our_file(tmp_path: Path, monkeypatch: pytest.Mo
     creds = parse_htdigest(path.read_text())
     assert creds.ha1("root", "admin", "MD5") == ha1("MD5", "admin", "root", "new")
     assert creds.ha1("root", "admin", "SHA-256") is None
+
+
+def test_main_leaves_no_temp_file_on_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "auth.txt"
+    path.write_text(GUEST_MD5 + "\n")
+
+    def fail(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("os.replace", fail)
+    with pytest.raises(OSError, match="No space"):
+        run_main(monkeypatch, [str(path), "root", "admin", "--password-stdin"], "admin")
+    assert [p.name for p in tmp_path.iterdir()] == ["auth.txt"]
+    assert path.read_text() == GUEST_MD5 + "\n"

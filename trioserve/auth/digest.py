@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 import re
 import secrets
 from collections.abc import Sequence
@@ -203,7 +202,7 @@ class DigestVerifier:
         self.algorithms = tuple(a for a in ALGORITHMS if a in algorithms)
         self.max_nonces = max_nonces
         self.opaque = self._mac(b"opaque")[:32]
-        self._dummy_ha1 = {a: hash_hex(a, os.urandom(16).hex()) for a in ALGORITHMS}
+        self._dummy_ha1 = {a: hash_hex(a, secrets.token_hex(16)) for a in ALGORITHMS}
         self._nonces: dict[str, _NonceState] = {}
         #: nonces issued at or before this time are stale (raised when the table overflows)
         self._floor = float("-inf")
