@@ -20,6 +20,7 @@ import os
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from trioserve.auth.credentials import Credentials, CredentialStore
 from trioserve.auth.digest import (
     Denied,
     DigestVerifier,
@@ -28,7 +29,7 @@ from trioserve.auth.digest import (
     Result,
     Stale,
 )
-from trioserve.auth.htdigest import Credentials, CredentialStore, PasswordFile
+from trioserve.auth.htdigest import PasswordFile
 from trioserve.call import Call, Response, error_response
 from trioserve.errors import SpecError
 from trioserve.policy import ANONYMOUS

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-from trioserve.auth.htdigest import ALGORITHMS, CredentialStore, hash_hex
+from trioserve.auth.credentials import ALGORITHMS, CredentialStore, hash_hex
 
 __all__ = [
     "Denied",
