@@ -32,7 +32,7 @@ here is fixed everywhere. The rules, in order:
 ``__trioserve_typename__`` when present (our histograms say ``TH1D``, ``TH2D``, ``TProfile``,
 ``TGraph`` so JSROOT draws them natively; boost-histogram/``hist`` objects of 1 or 2 dimensions
 are ``TH1D``/``TH2D``), otherwise the class ``__qualname__`` (``dict``,
-``MyData``, ``Outer.Inner``; the module is left out, as ROOT leaves out namespaces of
+``MyData``, ``Outer.Inner``; a ``func.<locals>.`` prefix and the module are left out, as ROOT leaves out namespaces of
 well-known classes). It depends only on the class, so it is stable between requests.
 
 ``public_methods(obj)`` lists methods callable by ``exe.*``: plain functions defined in a
@@ -301,4 +301,5 @@ def typename(obj: object) -> str:
         return explicit
     if is_boost_histogram(obj) and obj.ndim in (1, 2):  # type: ignore[attr-defined]
         return "TH1D" if obj.ndim == 1 else "TH2D"  # type: ignore[attr-defined]
-    return cls.__qualname__
+    # classes defined inside functions: drop the "f.<locals>." prefix, keep the class path
+    return cls.__qualname__.rsplit("<locals>.", 1)[-1]
