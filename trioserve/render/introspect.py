@@ -32,8 +32,9 @@ here is fixed everywhere. The rules, in order:
 ``__trioserve_typename__`` when present (our histograms say ``TH1D``, ``TH2D``, ``TProfile``,
 ``TGraph`` so JSROOT draws them natively; boost-histogram/``hist`` objects of 1 or 2 dimensions
 are ``TH1D``/``TH2D``), otherwise the class ``__qualname__`` (``dict``,
-``MyData``, ``Outer.Inner``; a ``func.<locals>.`` prefix and the module are left out, as ROOT leaves out namespaces of
-well-known classes). It depends only on the class, so it is stable between requests.
+``MyData``, ``Outer.Inner``; a ``func.<locals>.`` prefix and the module are left out, as
+ROOT leaves out namespaces of well-known classes). It depends only on the class, so it is
+stable between requests.
 
 ``public_methods(obj)`` lists methods callable by ``exe.*``: plain functions defined in a
 Python class (inherited ones included) with a public name, bound to ``obj``. Static and class
