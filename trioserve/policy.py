@@ -234,6 +234,27 @@ class Access:
             return False
         return self.full or method in self.methods
 
+    def why_not_call(self, method: str) -> str | None:
+        """``None`` when :meth:`may_call` allows ``method``, else the reason for ``exe.txt``
+        and 403 bodies (never used for hidden items, which must look missing)."""
+        if self.hidden:
+            return "item not found"
+        if not _METHOD_RE.match(method):
+            return f"{method!r} is not a public method name"
+        if self.full or method in self.methods:
+            return None
+        if self.level is Level.READONLY:
+            return f"read-only access to this item; {method!r} is not in its allow_method list"
+        return f"server runs in read-only mode; {method!r} is not in this item's allow_method list"
+
+    def why_not_command(self) -> str | None:
+        """``None`` when :meth:`may_run_command` allows it, else the reason."""
+        if self.hidden:
+            return "item not found"
+        if self.level is Level.READONLY:
+            return "read-only access to this command"
+        return None
+
     def may_run_command(self) -> bool:
         # Commands are the control channel of a read-only server (httpcontrol.C): only an
         # explicit read-only verdict or hiding refuses them, not the server flag.

@@ -417,3 +417,39 @@ def test_access_flags(
 def test_rule_default_is_empty() -> None:
     assert parse_rule("") == Rule()
     assert parse_rule("&&") == Rule()
+
+
+REASONS = [
+    # (level, server_readonly, methods, method, expected reason fragment or None)
+    (H, False, frozenset(), "Fill", "item not found"),
+    (F, True, frozenset(), "_x", "not a public method name"),
+    (F, True, frozenset(), "Fill", None),
+    (D, False, frozenset(), "Fill", None),
+    (D, True, frozenset({"Fill"}), "Fill", None),
+    (D, True, frozenset({"Fill"}), "Fil", "server runs in read-only mode"),
+    (R, False, frozenset(), "Fill", "read-only access to this item"),
+]
+
+
+@pytest.mark.parametrize(("level", "server_ro", "methods", "method", "reason"), REASONS)
+def test_why_not_call(
+    level: Level, server_ro: bool, methods: frozenset[str], method: str, reason: str | None
+) -> None:
+    acc = Access(level, server_ro, methods)
+    got = acc.why_not_call(method)
+    assert (got is None) == acc.may_call(method)
+    if reason is None:
+        assert got is None
+    else:
+        assert got is not None and reason in got
+
+
+@pytest.mark.parametrize(
+    ("level", "reason"),
+    [(H, "item not found"), (R, "read-only access"), (D, None), (F, None)],
+)
+def test_why_not_command(level: Level, reason: str | None) -> None:
+    acc = Access(level, True)
+    got = acc.why_not_command()
+    assert (got is None) == acc.may_run_command()
+    assert got == reason or (got is not None and reason is not None and reason in got)
