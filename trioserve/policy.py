@@ -51,7 +51,16 @@ from urllib.parse import unquote
 
 from trioserve.errors import ConfigError
 
-__all__ = ["ANONYMOUS", "Access", "Level", "Policy", "Rule", "parse_rule", "split_segments"]
+__all__ = [
+    "ANONYMOUS",
+    "Access",
+    "Level",
+    "Policy",
+    "Rule",
+    "parse_rule",
+    "principal",
+    "split_segments",
+]
 
 #: The name an unauthenticated request has for the rules. ``all`` includes it and a user list
 #: may name it (``hidden=anonymous``). Authenticators refuse real accounts with this name.
