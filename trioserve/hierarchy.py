@@ -13,7 +13,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from xml.sax.saxutils import quoteattr
 
 from trioserve.items import Text
 from trioserve.render.introspect import has_members, public_members, typename
@@ -199,6 +198,21 @@ def dump_xml(hnode: HNode, *, compact: bool, wrap: bool = True) -> str:
     if wrap:
         parts.append("</root>" + ("" if compact else "\n"))
     return "".join(parts)
+
+
+def quoteattr(value: str) -> str:
+    """An XML attribute value in double quotes (``xml.sax.saxutils`` would drag in
+    ``urllib.request`` and with it the socket module, which a sans-IO core must not)."""
+    escaped = (
+        value.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("\n", "&#10;")
+        .replace("\r", "&#13;")
+        .replace("\t", "&#9;")
+    )
+    return f'"{escaped}"'
 
 
 def _xml_value(raw_json: str) -> str:
