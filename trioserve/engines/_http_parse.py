@@ -3,9 +3,9 @@
 h11 parses and frames, but a conformant, robust server needs more, and it needs it *before*
 bytes pile up:
 
-* :class:`HeadGuard` watches the raw bytes of a request head while h11 still says
-  ``NEED_DATA``, so an over-long request line is a 414 and an over-long header block a 431 as
-  soon as the limit is crossed, and garbage that cannot start a request line (a TLS hello, a
+* :class:`HeadGuard` watches the raw bytes of a request head before h11 buffers them, so an
+  over-long request line is a 414 and an over-long header block a 431 as soon as the limit is
+  crossed, and garbage that cannot start a request line (a TLS hello, a
   binary blob) is a 400 at once instead of waiting for a line end that never comes.
 * :func:`check_head` validates a parsed head: target length (414), header bytes (431), message
   framing (both ``Content-Length`` and ``Transfer-Encoding``, or ``Transfer-Encoding`` in an
@@ -91,17 +91,20 @@ class RequestHead:
 class HeadGuard:
     """Limits on a request head that is still arriving (h11 answered ``NEED_DATA``).
 
-    Feed every byte that goes to h11 for this request head with :meth:`feed`; call
-    :meth:`check_incomplete` whenever h11 needs more data. While h11 needs data for a head,
-    everything fed so far *is* head, so the counts are exact.
+    Feed it every byte before it goes to h11 for this request head; :meth:`feed` raises as
+    soon as a limit is crossed. It finds the blank line that ends the head itself, so body
+    bytes that arrive in the same read are never counted as head.
     """
 
     def __init__(self, max_url_length: int, max_header_bytes: int) -> None:
         self.max_url_length = max_url_length
         self.max_header_bytes = max_header_bytes
+        #: bytes of this head seen so far (stops growing once the head is complete)
         self.seen = 0
+        self.complete = False
         self._line_end: int | None = None
         self._prefix = b""
+        self._tail = b""
 
     @property
     def started(self) -> bool:
@@ -109,16 +112,27 @@ class HeadGuard:
         return self.seen > 0
 
     def feed(self, data: bytes) -> None:
+        """Account for bytes on their way to h11 and check them at once."""
+        if self.complete or not data:
+            return
         if self._line_end is None:
             index = data.find(b"\n")
             if index >= 0:
                 self._line_end = self.seen + index
             if len(self._prefix) <= MAX_METHOD_LENGTH:
                 self._prefix += data[: MAX_METHOD_LENGTH + 1 - len(self._prefix)]
-        self.seen += len(data)
+        window = self._tail + data
+        end = _head_end(window)
+        if end >= 0:
+            self.complete = True
+            self.seen += end - len(self._tail)
+        else:
+            self.seen += len(data)
+            self._tail = window[-3:]
+        self.check()
 
-    def check_incomplete(self) -> None:
-        """Raise :class:`HeadError` if the partial head can no longer become acceptable."""
+    def check(self) -> None:
+        """Raise :class:`HeadError` if the head can no longer become acceptable."""
         method, space, _ = self._prefix.partition(b" ")
         if (method and not _TOKEN_RE.fullmatch(method)) or (
             not space and len(self._prefix) > MAX_METHOD_LENGTH
@@ -135,6 +149,13 @@ class HeadGuard:
                 "header_fields_too_large",
                 f"the request header fields exceed {self.max_header_bytes} bytes",
             )
+
+
+def _head_end(window: bytes) -> int:
+    """Index just past the blank line ending a head in ``window``, or -1."""
+    ends = [i + 4 for i in (window.find(b"\r\n\r\n"),) if i >= 0]
+    ends += [i + 2 for i in (window.find(b"\n\n"),) if i >= 0]
+    return min(ends) if ends else -1
 
 
 def valid_host(value: bytes) -> bool:
@@ -214,6 +235,8 @@ def check_head(
     ``raw_headers`` are h11's ``(lower-case name, value)`` pairs. The order of checks is the
     order of the cheapest rejection: sizes, framing, host, body size, then the path.
     """
+    if http_version not in (b"1.0", b"1.1"):
+        raise HeadError(505, "version_not_supported", "only HTTP/1.0 and HTTP/1.1 are served")
     if len(target) > max_url_length:
         raise HeadError(414, "uri_too_long", f"the request target exceeds {max_url_length} bytes")
     if sum(len(name) + len(value) + 4 for name, value in raw_headers) > max_header_bytes:
@@ -273,6 +296,7 @@ class ChunkedGuard:
         self.received = 0
         self._state = self._SIZE
         self._line = bytearray()
+        self._digits = 0
         self._remaining = 0
         self._trailer_bytes = 0
         #: the first two bytes of the current trailer line (enough to spot the empty one)
@@ -325,18 +349,21 @@ class ChunkedGuard:
         self._line.append(byte)
         if self._state == self._SIZE:
             if byte in _HEX:
-                if len(self._line) > _MAX_CHUNK_SIZE_DIGITS:
+                self._digits += 1
+                if self._digits > _MAX_CHUNK_SIZE_DIGITS:
                     raise HeadError(400, "bad_chunk", "chunk size has too many digits")
                 return
-            if not self._line[:-1]:
+            if not self._digits:
                 raise HeadError(400, "bad_chunk", "invalid chunk size")
             self._state = self._EXT
-        if len(self._line) > _MAX_CHUNK_SIZE_DIGITS + MAX_CHUNK_EXT_BYTES + 1:
+        # the extension plus the CR that ends the line
+        if len(self._line) - self._digits > MAX_CHUNK_EXT_BYTES + 1:
             raise HeadError(400, "bad_chunk", "chunk extension too long (RFC 9112 §7.1.1)")
 
     def _end_size_line(self) -> None:
         line = bytes(self._line)
         self._line.clear()
+        self._digits = 0
         if not line.endswith(b"\r"):
             raise HeadError(400, "bad_chunk", "chunk size line must end with CRLF")
         line = line[:-1]

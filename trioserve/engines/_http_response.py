@@ -35,7 +35,7 @@ ENGINE_OWNED_HEADERS = frozenset(
 )
 _NO_BODY_STATUS = frozenset({204, 304})
 
-_date_cache: tuple[int, str] = (0, "")
+_date_cache: tuple[int, str] = (-1, "")
 
 
 def http_date(now: float | None = None) -> str:
@@ -48,7 +48,18 @@ def http_date(now: float | None = None) -> str:
     return _date_cache[1]
 
 
+#: RFC 9110 renamed a few phrases that Python 3.11's HTTPStatus still spells the old way
+_PHRASES = {
+    413: "Content Too Large",
+    414: "URI Too Long",
+    416: "Range Not Satisfiable",
+    422: "Unprocessable Content",
+}
+
+
 def reason_phrase(status: int) -> str:
+    if status in _PHRASES:
+        return _PHRASES[status]
     try:
         return HTTPStatus(status).phrase
     except ValueError:

@@ -338,6 +338,8 @@ class _Connection:
         #: set while waiting for the first byte of a request (the connection is idle)
         self.idle_scope: trio.CancelScope | None = None
         self.websocket = False
+        #: from a complete request head until its response is written: what grace protects
+        self.in_request = False
 
     # -- shutdown and shedding --------------------------------------------------------------
 
@@ -348,10 +350,10 @@ class _Connection:
     def shutdown(self, deadline: float) -> None:
         if self.scope is None:
             return
-        if self.websocket:
+        if self.websocket or not self.in_request:
+            # idle, still receiving a head, or lingering after an error: nothing to finish
             self.scope.cancel()
             return
-        self.shed_if_idle(keepalive_only=False)
         self.scope.deadline = min(self.scope.deadline, deadline)
 
     # -- the request loop -------------------------------------------------------------------
@@ -375,11 +377,18 @@ class _Connection:
 
     async def _cycle(self) -> bool:
         """Serve one request; return True if the connection may carry another one."""
-        options = self.engine.options
         request = await self._read_head()
         if request is None:
             return False
         self.requests += 1
+        self.in_request = True
+        try:
+            return await self._serve_request(request)
+        finally:
+            self.in_request = False
+
+    async def _serve_request(self, request: h11.Request) -> bool:
+        options = self.engine.options
         method = request.method.decode("ascii")
         request_line = (
             f"{method} {request.target.decode('latin-1')} HTTP/{request.http_version.decode()}"
@@ -472,7 +481,11 @@ class _Connection:
         options = self.engine.options
         guard = HeadGuard(options.max_url_length, options.max_header_bytes)
         leftover = self.h11.trailing_data[0] if self.requests else b""
-        guard.feed(leftover)
+        try:
+            guard.feed(leftover)
+        except HeadError as error:
+            await self._fatal(error, method=None, request_line="-")
+            return None
         deadline: float | None = None
         if leftover:
             deadline = trio.current_time() + options.header_timeout
@@ -488,11 +501,6 @@ class _Connection:
                 await self._fatal(raise_error, method=None, request_line="-")
                 return None
             if event is h11.NEED_DATA:
-                try:
-                    guard.check_incomplete()
-                except HeadError as error:
-                    await self._fatal(error, method=None, request_line="-")
-                    return None
                 if deadline is None:
                     data = await self._receive_first_byte()
                     if data is None:
@@ -506,7 +514,11 @@ class _Connection:
                         )
                         await self._fatal(error, method=None, request_line="-")
                         return None
-                guard.feed(data)
+                try:
+                    guard.feed(data)
+                except HeadError as error:
+                    await self._fatal(error, method=None, request_line="-")
+                    return None
                 self.h11.receive_data(data)
                 continue
             if isinstance(event, h11.Request):
@@ -553,7 +565,11 @@ class _Connection:
     async def _read_body(self, head: RequestHead) -> bytes:
         options = self.engine.options
         if self.h11.they_are_waiting_for_100_continue:
-            await self._send(self.h11.send(h11.InformationalResponse(status_code=100, headers=[])))
+            await self._send(
+                self.h11.send(
+                    h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")
+                )
+            )
         guard: ChunkedGuard | None = None
         if head.chunked:
             guard = ChunkedGuard(options.max_body, options.max_header_bytes)
@@ -667,7 +683,8 @@ class _Connection:
         """Close our side; with ``linger``, drain what the client still sends for a moment so
         it reads our answer rather than a reset."""
         stream = self.stream
-        if linger:
+        self.in_request = False  # nothing left to protect with the grace period
+        if linger and not self.engine.closing:
             try:
                 await stream.send_eof()
                 with trio.move_on_after(_LINGER_SECONDS):
