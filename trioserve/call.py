@@ -54,6 +54,9 @@ class Call:
     peer: str = "-"
     #: set by the dispatcher for sub-requests of ``multi.*``
     nested: bool = False
+    #: the raw request target as sent (``/a%20b/root.json?x=1``); digest auth compares its
+    #: ``uri`` parameter against it. Empty when the transport has no such thing.
+    target: str = ""
 
     @property
     def item_path(self) -> str:

@@ -23,14 +23,14 @@ from trioserve.engines import ENGINE_ENTRY_POINTS
 from trioserve.engines.base import EngineContext
 from trioserve.errors import ConfigError, RegistrationError
 from trioserve.spec import EngineSpec, parse_engine_spec, parse_server_string
-from trioserve.tree import Node, Tree
+from trioserve.tree import Node, Tree, normalize_api_path
 
 __all__ = ["MissedRequestHook", "Server"]
 
 log = logging.getLogger("trioserve.server")
 
 #: ROOT's MissedRequest: called for request names no handler knows; return a Response or None
-MissedRequestHook = Callable[[Call], "Response | None | Awaitable[Response | None]"]
+MissedRequestHook = Callable[[Call], "Response | Awaitable[Response | None] | None"]
 
 VERSION = "0.1.0"
 
@@ -140,7 +140,13 @@ class Server:
         return self.tree.create_folder(path, title).path()
 
     def restrict(self, path: str, options: str) -> None:
-        """Per-item access rules, ROOT's grammar (see :mod:`trioserve.policy`)."""
+        """Per-item access rules, ROOT's grammar (see :mod:`trioserve.policy`).
+
+        ``path`` follows the registration rule: relative paths live under ``/Objects/``;
+        ROOT's ``*/name`` wildcard is passed through.
+        """
+        if not path.startswith(("/", "*/")):
+            path = "/" + "/".join(normalize_api_path(path))
         self.policy.restrict(path, options)
 
     def add_location(self, prefix: str, directory: str | os.PathLike[str], **options: Any) -> None:
@@ -202,21 +208,37 @@ class Server:
             engines = self._apply_server_string(spec)
         if not engines:
             engines = [parse_engine_spec("http:8080")]
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            try:
-                for engine in engines:
-                    await self.create_engine(engine)
-                task_status.started(self)
-                await trio.sleep_forever()
-            finally:
-                self._nursery = None
-                self.engines.clear()
-                nursery.cancel_scope.cancel()
+        started = False
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                try:
+                    for engine in engines:
+                        await self.create_engine(engine)
+                    started = True
+                    task_status.started(self)
+                    await trio.sleep_forever()
+                finally:
+                    self._nursery = None
+                    self.engines.clear()
+                    nursery.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            # a bind error before start-up completed reaches the caller as itself
+            leaves = _leaves(group)
+            if not started and len(leaves) == 1 and isinstance(leaves[0], Exception):
+                raise leaves[0] from None
+            raise
 
     @property
     def addresses(self) -> list[Any]:
         return [address for _, address in self.engines]
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    leaves: list[BaseException] = []
+    for exc in group.exceptions:
+        leaves.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return leaves
 
 
 def _describe(address: Any) -> str:

@@ -82,7 +82,7 @@ class ThreadedServer:
             raise TimeoutError("the server thread did not start in time")
         if self._error is not None:
             error = self._error
-            if isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+            while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
                 error = error.exceptions[0]
             raise error
 

@@ -31,10 +31,17 @@ def test_engine_specs(text: str, kind: str, host: str, port: int, path: str | No
 
 
 def test_options_keep_raw_values() -> None:
-    spec = parse_engine_spec("http:8080?loopback&thrds=2&top=Name&debug&cors=https://x.org"
-                             "&max_age=0")
-    assert spec.options == {"loopback": "", "thrds": "2", "top": "Name", "debug": "",
-                            "cors": "https://x.org", "max_age": "0"}
+    spec = parse_engine_spec(
+        "http:8080?loopback&thrds=2&top=Name&debug&cors=https://x.org&max_age=0"
+    )
+    assert spec.options == {
+        "loopback": "",
+        "thrds": "2",
+        "top": "Name",
+        "debug": "",
+        "cors": "https://x.org",
+        "max_age": "0",
+    }
     assert spec.flag("debug") and spec.flag("loopback") and not spec.flag("nocache")
     assert spec.int_option("thrds", 10) == 2
     assert spec.int_option("max_age", 3600) == 0
@@ -65,8 +72,9 @@ def test_integer_option_error_names_the_option() -> None:
 
 
 def test_server_string_splits_server_options_and_engines() -> None:
-    parsed = parse_server_string("http:8080?loopback;rw;cors=https://a.org;noglobal;"
-                                 "socket:/tmp/x.socket")
+    parsed = parse_server_string(
+        "http:8080?loopback;rw;cors=https://a.org;noglobal;socket:/tmp/x.socket"
+    )
     assert parsed.readonly is False
     assert parsed.cors == "https://a.org"
     assert [e.kind for e in parsed.engines] == ["http", "socket"]

@@ -30,7 +30,7 @@ def test_app_mode_answers_only_inside_process_requests() -> None:
         thread.start()
         time.sleep(0.3)
         assert "reply" not in result  # the request waits for the program
-        state["value"] = 2           # the program updates between its calls...
+        state["value"] = 2  # the program updates between its calls...
         processed = 0
         deadline = time.monotonic() + 5
         while thread.is_alive() and time.monotonic() < deadline:

@@ -33,8 +33,16 @@ def test_api_paths_relative_to_objects() -> None:
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("plain", "plain"), ("a b", "a_b"), ("x<y>", "x_y_"), ("a/b", "a_b"),
-     ("q?&#:", "q____"), ("it's", "it_s"), ("100%", "100_"), ("été", "été")],
+    [
+        ("plain", "plain"),
+        ("a b", "a_b"),
+        ("x<y>", "x_y_"),
+        ("a/b", "a_b"),
+        ("q?&#:", "q____"),
+        ("it's", "it_s"),
+        ("100%", "100_"),
+        ("été", "été"),
+    ],
 )
 def test_sanitize(name: str, expected: str) -> None:
     assert sanitize_name(name) == expected
@@ -100,9 +108,15 @@ def test_resolve_members_only_public() -> None:
     assert found is not None and found.value == 3
     assert found.path() == "/Objects/f/outer/inner/value"
     assert tree.resolve("Objects//f///outer", get_member=get_member).value is obj  # type: ignore[union-attr]
-    for bad in ("Objects/f/outer/inner/_secret", "Objects/f/outer/__class__",
-                "Objects/f/outer/__dict__", "Objects/f/outer/inner/__init__",
-                "Objects/f/outer/..", "Objects/f/../f/outer", "Objects/f/outer/missing"):
+    for bad in (
+        "Objects/f/outer/inner/_secret",
+        "Objects/f/outer/__class__",
+        "Objects/f/outer/__dict__",
+        "Objects/f/outer/inner/__init__",
+        "Objects/f/outer/..",
+        "Objects/f/../f/outer",
+        "Objects/f/outer/missing",
+    ):
         assert tree.resolve(bad, get_member=get_member) is None, bad
     assert tree.resolve("Objects/f/outer/inner", members=False) is None
 
