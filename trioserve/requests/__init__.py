@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from trioserve.requests import hierarchy, objects, page
+from trioserve.requests import hierarchy, jsroot, objects, page
+from trioserve.ui import assets as ui_assets
 
 if TYPE_CHECKING:
     from trioserve.dispatch import Handler
@@ -19,6 +20,8 @@ HANDLERS: dict[str, Handler] = {}
 HANDLERS.update(page.HANDLERS)
 HANDLERS.update(hierarchy.HANDLERS)
 HANDLERS.update(objects.HANDLERS)
+HANDLERS.update(jsroot.HANDLERS)
+HANDLERS.update(ui_assets.HANDLERS)
 
 #: names a ``multi.*`` sub-request may not use (pages, listings, nested batches, websockets)
 NESTED_FORBIDDEN = frozenset(
