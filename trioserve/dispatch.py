@@ -219,4 +219,7 @@ def _gzip(response: Response) -> Response:
     response.body = gzip.compress(bytes(response.body), compresslevel=6, mtime=0)
     response.content_length = None
     response.set_header("Content-Encoding", "gzip")
+    # ROOT gzips ``.gz`` names whatever the client says; naming the header keeps caches
+    # (and REDbot) from taking this for an unannounced negotiation
+    response.headers.append(("Vary", "Accept-Encoding"))
     return response
