@@ -405,7 +405,7 @@ async def test_write_timeout_drops_a_client_that_never_reads(caplog):
     assert "dropped connection from 127.0.0.1: write timeout" in caplog.text
 
 
-async def test_max_connections_waits_and_sheds_idle_keepalive():
+async def test_max_connections_makes_extra_clients_wait_for_a_slot():
     async with running({"max_connections": "2", "header_timeout": "3"}) as address:
         first = await RawClient.open(address)
         second = await RawClient.open(address)
@@ -420,10 +420,27 @@ async def test_max_connections_waits_and_sheds_idle_keepalive():
                 await third.response()
             assert waited.cancelled_caught  # not served while both slots are busy
             await first.send(b"Host: t\r\n\r\n")
-            assert (await first.response()).json()["path"] == "/one"
-            # /one's connection is now idle keep-alive: it is shed to make room
+            reply = await first.response()
+            assert reply.json()["path"] == "/one"
+            # a client is waiting: the slot is handed over instead of kept alive
+            assert reply.headers["connection"] == "close"
             assert await first.is_closed()
             assert (await third.response()).json()["path"] == "/three"
+
+
+async def test_max_connections_sheds_idle_keepalive_connections():
+    async with running({"max_connections": "2"}) as address:
+        idle = [await RawClient.open(address) for _ in range(2)]
+        with trio.fail_after(5):
+            for client in idle:
+                await client.send(request())
+                assert (await client.response()).headers.get("connection") is None
+            await trio.sleep(0.6)  # both are now idle keep-alive connections
+            newcomer = await RawClient.open(address)
+            await newcomer.send(request("/new"))
+            assert (await newcomer.response()).json()["path"] == "/new"
+            closed = [await client.is_closed(0.5) for client in idle]
+        assert closed.count(True) >= 1
 
 
 async def test_port_in_use_raises_before_started():

@@ -45,6 +45,8 @@ log = logging.getLogger("trioserve.listen")
 DEFAULT_BACKLOG = 1024
 #: seconds to wait before accepting again after running out of file descriptors or memory
 ACCEPT_RETRY_DELAY = 0.1
+#: while the connection cap is reached, how often ``make_room`` is asked again
+ROOM_RECHECK_INTERVAL = 0.25
 _CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
 #: seconds to wait for a connect() probing whether a unix socket is live
 _PROBE_TIMEOUT = 1.0
@@ -179,7 +181,7 @@ async def open_unix_listener(
 
 
 async def accept_forever(
-    listener: trio.SocketListener,
+    listener: trio.abc.Listener[trio.SocketStream],
     nursery: trio.Nursery,
     handler: Callable[[trio.SocketStream], Awaitable[None]],
     *,
@@ -190,8 +192,9 @@ async def accept_forever(
     """Accept connections until cancelled, running ``handler(stream)`` in ``nursery``.
 
     A connection holds one ``limiter`` token for its whole life; when none is free the loop
-    stops accepting (clients queue in the backlog) and calls ``make_room(True)`` so the engine
-    may shed idle connections, then ``make_room(False)`` once a slot is free again. The
+    stops accepting (clients queue in the backlog) and calls ``make_room(True)`` -- again every
+    :data:`ROOM_RECHECK_INTERVAL` seconds while it waits -- so the engine may shed idle
+    connections, then ``make_room(False)`` once a slot is free. The
     handler owns the stream and must close it; it must not raise.
     """
     async with listener:
@@ -215,9 +218,12 @@ async def accept_forever(
             token = object()
             try:
                 if limiter.available_tokens == 0 and make_room is not None:
-                    make_room(True)
                     try:
-                        await limiter.acquire_on_behalf_of(token)
+                        while True:
+                            make_room(True)
+                            with trio.move_on_after(ROOM_RECHECK_INTERVAL):
+                                await limiter.acquire_on_behalf_of(token)
+                                break
                     finally:
                         make_room(False)
                 else:

@@ -29,7 +29,8 @@ keepalive_timeout      30 s: idle time between requests on a connection
 body_timeout           30 s: silence while a request body is being received (408 and close)
 write_timeout          30 s: no progress writing to the client; the connection is dropped
 max_connections        1000: extra clients wait in the listen backlog (no 503); while they
-                       wait, idle keep-alive connections are closed to make room
+                       wait, responses carry ``Connection: close`` and keep-alive
+                       connections idle for 0.5 s are closed, so slots turn over
 grace                  2 s: on shutdown, time in-flight requests get to finish
 socket_mode            0600 (octal): mode of the unix socket file
 debug, top, log        echo page; top name for calls; ``log=FILE`` access log (CLF)
@@ -122,6 +123,8 @@ DEFAULT_WRITE_TIMEOUT = 30.0
 DEFAULT_MAX_CONNECTIONS = 1000
 DEFAULT_GRACE = 2.0
 DEFAULT_SOCKET_MODE = 0o600
+#: at the connection cap, keep-alive connections idle at least this long are closed
+SHED_MIN_IDLE = 0.5
 #: title of the ``debug`` echo page
 DEBUG_TITLE = "trioserve echo"
 
@@ -291,10 +294,18 @@ class _Engine:
         self.pressure = False
 
     def make_room(self, pressure: bool) -> None:
+        """Called by the accept loop while clients wait for a slot (see ``max_connections``).
+
+        Under pressure every response is sent with ``Connection: close`` so slots turn over
+        without racing a client's next request, and keep-alive connections idle for at least
+        :data:`SHED_MIN_IDLE` seconds are closed (clients retry a request that meets a stale
+        keep-alive connection, RFC 9112 §9.3.1).
+        """
         self.pressure = pressure
         if pressure:
+            now = trio.current_time()
             for connection in list(self.connections):
-                connection.shed_if_idle(keepalive_only=True)
+                connection.shed_if_idle(now - SHED_MIN_IDLE)
 
     def begin_shutdown(self) -> None:
         self.closing = True
@@ -316,7 +327,7 @@ class _Engine:
             finally:
                 self.connections.discard(connection)
                 await trio.aclose_forcefully(stream)
-        if scope.cancelled_caught:
+        if scope.cancelled_caught and not connection.dropped:
             log.info("dropped connection from %s: server shutdown", connection.peer)
 
 
@@ -337,14 +348,18 @@ class _Connection:
         self.requests = 0
         #: set while waiting for the first byte of a request (the connection is idle)
         self.idle_scope: trio.CancelScope | None = None
+        self.idle_since = 0.0
         self.websocket = False
         #: from a complete request head until its response is written: what grace protects
         self.in_request = False
+        #: the connection's end was already logged (one line per dropped connection)
+        self.dropped = False
 
     # -- shutdown and shedding --------------------------------------------------------------
 
-    def shed_if_idle(self, *, keepalive_only: bool) -> None:
-        if self.idle_scope is not None and (self.requests > 0 or not keepalive_only):
+    def shed_if_idle(self, idle_before: float) -> None:
+        """Close a keep-alive connection that has been idle since before ``idle_before``."""
+        if self.idle_scope is not None and self.requests > 0 and self.idle_since <= idle_before:
             self.idle_scope.cancel()
 
     def shutdown(self, deadline: float) -> None:
@@ -424,7 +439,7 @@ class _Connection:
             self.engine.access.log(self.peer, call.user, request_line, 101, None)
             return False
         body_pending = self.h11.their_state is h11.SEND_BODY
-        close = response.close or body_pending or self.engine.closing
+        close = response.close or body_pending or self.engine.closing or self.engine.pressure
         sent = await self._write_response(method, response, close=close)
         self.engine.access.log(self.peer, call.user, request_line, response.status, sent)
         return not close
@@ -533,12 +548,11 @@ class _Connection:
             deadline = self.accepted_at + options.header_timeout
             reason = "no request within header_timeout"
         else:
-            if engine.closing or engine.pressure:
-                return None
             deadline = trio.current_time() + options.keepalive_timeout
             reason = "keep-alive idle timeout"
         if engine.closing:
             return None
+        self.idle_since = trio.current_time()
         with trio.move_on_at(deadline) as scope:
             self.idle_scope = scope
             try:
@@ -554,6 +568,7 @@ class _Connection:
                 self.peer,
                 reason,
             )
+            self.dropped = True
             return None
         return data
 
@@ -677,6 +692,7 @@ class _Connection:
             sent = len(response.body) if method != "HEAD" else 0
             self.engine.access.log(self.peer, user, request_line, error.status, sent)
         log.info("dropped connection from %s: %d %s", self.peer, error.status, error.message)
+        self.dropped = True
         await self._close(linger=True)
 
     async def _close(self, *, linger: bool) -> None:
