@@ -1,0 +1,297 @@
+"""One client connection of a websocket handler, and its bounded send queue.
+
+"The receiver is the boss" (libwebsockets): we never write faster than a client reads.
+Every connection owns a queue of at most ``queue_size`` messages, drained by exactly one
+consumer -- the connection's writer task (websocket) or its parked poll (long-poll). A send
+only *queues*; what happens when the queue is full is the handler's ``overflow`` policy:
+
+``"wait"``
+    ``await send()`` waits for room, at most ``send_timeout`` seconds, after which the
+    connection is closed with 1008 (a client that stopped reading is cut off, not waited
+    for forever). ``send_nowait()`` raises :class:`trio.WouldBlock`.
+``"drop_oldest"``
+    the oldest queued message is dropped to make room.
+``"latest"``
+    only the newest message is kept (the queue holds at most one): for state updates where
+    an old value is worthless once a new one exists.
+``"close"``
+    the connection is closed with 1008; the sender is never slowed.
+
+So a stalled client costs at most ``queue_size`` messages of memory and never delays the
+other connections: each has its own queue and its own writer.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+if TYPE_CHECKING:
+    from trioserve._ws_handler import WebSocketHandler
+
+__all__ = [
+    "OVERFLOW_POLICIES",
+    "ConnectRequest",
+    "Connection",
+    "ConnectionClosed",
+    "Message",
+    "WithHeader",
+]
+
+log = logging.getLogger("trioserve.ws")
+
+
+@dataclass(frozen=True, slots=True)
+class WithHeader:
+    """Binary data announced by a text header (ROOT's ``SendHeaderWS``).
+
+    Over a websocket this is two messages, the text header then the binary data; over
+    long-poll it is one reply whose ``LongpollHeader`` (txt) or ``bin:<L>`` prefix (raw)
+    carries the header.
+    """
+
+    header: str
+    data: bytes
+
+
+Message = str | bytes | WithHeader
+OVERFLOW_POLICIES = ("wait", "drop_oldest", "latest", "close")
+
+_used_ids: set[int] = set()
+
+
+def new_connection_id() -> int:
+    """An unguessable id, below 2**48 so JavaScript's ``parseInt`` keeps it exact.
+
+    Long-poll clients name their connection in the URL, so a sequential id would let anyone
+    guess (and poll, feed or close) someone else's connection.
+    """
+    while True:
+        value = secrets.randbelow(2**48 - 1) + 1
+        if value not in _used_ids:
+            _used_ids.add(value)
+            return value
+
+
+class ConnectionClosed(Exception):
+    """Raised by sends on a connection that is closed (or closing)."""
+
+    def __init__(self, code: int | None, reason: str = "") -> None:
+        super().__init__(f"connection closed ({code}) {reason}".strip())
+        self.code = code
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectRequest:
+    """What ``on_connect`` sees: who asks, over what, with which query and headers."""
+
+    path: str
+    query: str
+    user: str | None
+    kind: str  # "websocket" or "longpoll"
+    headers: tuple[tuple[str, str], ...] = ()
+    subprotocols: tuple[str, ...] = ()
+    peer: str = "-"
+    engine: str = "http"
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        name = name.lower()
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return default
+
+    def query_dict(self) -> dict[str, str]:
+        from urllib.parse import parse_qsl
+
+        return dict(parse_qsl(self.query, keep_blank_values=True))
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionStatistics:
+    queued: int
+    sent: int
+    dropped: int
+
+
+_CLOSE = object()
+
+
+@dataclass(eq=False)
+class Connection:
+    """A live connection (websocket or long-poll) of one handler.
+
+    Sending is safe from any Trio task of the server's run and, through
+    :meth:`send_nowait`/:meth:`send_threadsafe`, from a plain thread of the program.
+    """
+
+    handler: WebSocketHandler
+    request: ConnectRequest
+    id: int = field(default_factory=new_connection_id)
+    subprotocol: str | None = None
+    #: set once closed: the close code (1000 normal, 1001 shutdown, 1006 lost...) and reason
+    close_code: int | None = None
+    close_reason: str = ""
+    _queue: collections.deque[Message] = field(default_factory=collections.deque)
+    _changed: trio.Event = field(default_factory=trio.Event)
+    _closing: tuple[int, str] | None = None
+    _closed: trio.Event = field(default_factory=trio.Event)
+    _token: trio.lowlevel.TrioToken = field(default_factory=trio.lowlevel.current_trio_token)
+    _sent: int = 0
+    _dropped: int = 0
+    _abort: Callable[[], None] | None = None
+
+    # -- facts ------------------------------------------------------------------------
+    @property
+    def user(self) -> str | None:
+        return self.request.user
+
+    @property
+    def kind(self) -> str:
+        return self.request.kind
+
+    @property
+    def closed(self) -> bool:
+        return self._closing is not None or self._closed.is_set()
+
+    def statistics(self) -> ConnectionStatistics:
+        return ConnectionStatistics(len(self._queue), self._sent, self._dropped)
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.kind} {self.id} of {self.handler.name!r}>"
+
+    # -- sending ------------------------------------------------------------------------
+    def _in_our_run(self) -> bool:
+        try:
+            return trio.lowlevel.current_trio_token() is self._token
+        except RuntimeError:
+            return False
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
+
+    def _full(self) -> bool:
+        return len(self._queue) >= max(1, self.handler.queue_size)
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ConnectionClosed(self.close_code or 1006, self.close_reason)
+
+    def _offer(self, message: Message) -> bool:
+        """Queue per the overflow policy; False when the policy is "wait" and it is full."""
+        self._check_open()
+        policy = self.handler.overflow
+        if policy == "latest":
+            self._dropped += len(self._queue)
+            self._queue.clear()
+        elif self._full():
+            if policy == "wait":
+                return False
+            if policy == "drop_oldest":
+                self._queue.popleft()
+                self._dropped += 1
+            else:  # "close"
+                self._dropped += 1
+                self.close_nowait(1008, "send queue full")
+                raise ConnectionClosed(1008, "send queue full")
+        self._queue.append(message)
+        self._wake()
+        return True
+
+    async def send(self, message: Message) -> None:
+        """Queue ``message`` (str -> text frame, bytes -> binary frame); returns when queued."""
+        message = _coerce(message)
+        if self._offer(message):
+            return
+        with trio.move_on_after(self.handler.send_timeout):
+            while True:
+                await self._changed.wait()
+                if self._offer(message):
+                    return
+        self.close_nowait(1008, "client does not read")
+        raise ConnectionClosed(1008, "client does not read")
+
+    def send_nowait(self, message: Message) -> None:
+        """Queue without waiting; from a foreign thread this hops into the server's run.
+
+        Raises :class:`trio.WouldBlock` when the policy is "wait" and the queue is full.
+        """
+        message = _coerce(message)
+        if not self._in_our_run():
+            trio.from_thread.run_sync(self.send_nowait, message, trio_token=self._token)
+            return
+        if not self._offer(message):
+            raise trio.WouldBlock
+
+    def send_threadsafe(self, message: Message) -> None:
+        """From a non-Trio thread: block that thread until the message is queued."""
+        trio.from_thread.run(self.send, _coerce(message), trio_token=self._token)
+
+    # -- closing ------------------------------------------------------------------------
+    def close_nowait(self, code: int = 1000, reason: str = "") -> None:
+        """Ask for a close; queued messages are still delivered first (unless policy closed)."""
+        if not self._in_our_run():
+            trio.from_thread.run_sync(self.close_nowait, code, reason, trio_token=self._token)
+            return
+        if self._closing is None and not self._closed.is_set():
+            self._closing = (code, reason)
+            if code == 1008:
+                self._queue.clear()
+            self._wake()
+            if self._abort is not None:
+                self._abort()
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close from the server side and wait until the connection is gone."""
+        self.close_nowait(code, reason)
+        await self._closed.wait()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    # -- the consumer side (writer task or parked poll) -----------------------------------
+    def _pop_nowait(self) -> Any:
+        """The next message, ``_CLOSE`` when a close is due, ``None`` when nothing yet."""
+        if self._queue:
+            message = self._queue.popleft()
+            self._sent += 1
+            self._wake()
+            return message
+        if self._closing is not None:
+            return _CLOSE
+        return None
+
+    async def _pop(self) -> Any:
+        while True:
+            item = self._pop_nowait()
+            if item is not None:
+                return item
+            await self._changed.wait()
+
+    def _mark_closed(self, code: int | None, reason: str) -> None:
+        if self._closed.is_set():
+            return
+        if self._closing is not None:
+            code, reason = self._closing  # we closed it: report our code, not the echo
+        self.close_code = code
+        self.close_reason = reason
+        self._queue.clear()
+        self._closing = self._closing or (code or 1006, reason)
+        self._closed.set()
+        self._wake()
+
+
+def _coerce(message: Any) -> Message:
+    if isinstance(message, str | bytes | WithHeader):
+        return message
+    if isinstance(message, bytearray | memoryview):
+        return bytes(message)
+    raise TypeError(f"a websocket message is str or bytes, not {type(message).__name__}")
