@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from trioserve.requests import hierarchy, jsroot, objects, page
+from trioserve.requests import hierarchy, jsroot, longpoll, objects, page
 from trioserve.ui import assets as ui_assets
 
 if TYPE_CHECKING:
@@ -20,6 +20,7 @@ HANDLERS: dict[str, Handler] = {}
 HANDLERS.update(page.HANDLERS)
 HANDLERS.update(hierarchy.HANDLERS)
 HANDLERS.update(objects.HANDLERS)
+HANDLERS.update(longpoll.HANDLERS)
 HANDLERS.update(jsroot.HANDLERS)
 HANDLERS.update(ui_assets.HANDLERS)
 

@@ -26,6 +26,11 @@ def page_template(path: str | None) -> str:
 
 
 async def index_page(ctx: RequestContext) -> Response:
+    from trioserve.ws import handler_page
+
+    ws_page = await handler_page(ctx)
+    if ws_page is not None:
+        return ws_page
     hook = getattr(ctx.server, "handler_page", None)
     if hook is not None:
         page = await hook(ctx)
