@@ -249,6 +249,16 @@ async def test_header_timeout_with_a_slow_client():
         assert trio.current_time() - start < 2.0
 
 
+async def test_body_timeout():
+    async with running({"body_timeout": "0.3"}) as address:
+        client = await RawClient.open(address)
+        with trio.fail_after(3):
+            await client.send(b"POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nab")
+            reply = await client.response()
+            assert await client.is_closed()
+        assert reply.status == 408 and reply.json()["error"] == "request_timeout"
+
+
 async def test_connection_without_request_is_closed_after_header_timeout():
     async with running({"header_timeout": "0.3"}) as address:
         client = await RawClient.open(address)

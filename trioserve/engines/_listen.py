@@ -201,6 +201,8 @@ async def accept_forever(
         while True:
             try:
                 stream = await listener.accept()
+            except trio.ClosedResourceError:
+                return  # the engine closed the listener: it is shutting down
             except OSError as exc:
                 if exc.errno in _CAPACITY_ERRNOS:
                     logger.warning(
