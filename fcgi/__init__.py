@@ -20,6 +20,7 @@ from fcgi._connection import (
     DEFAULT_MAX_PARAMS_BYTES,
     DEFAULT_MAX_PARAMS_COUNT,
     DEFAULT_MAX_REQS,
+    ConnectionStatistics,
     ServerConnection,
 )
 from fcgi._errors import ProtocolError
@@ -65,6 +66,7 @@ __all__ = [
     "NEED_DATA",
     "BeginFlags",
     "ConnectionClosed",
+    "ConnectionStatistics",
     "Data",
     "DataEnd",
     "Event",

@@ -31,6 +31,9 @@ Per-request transitions (``-`` = no request with that id; "empty" = zero content
     -           BEGIN_REQUEST          -> BEGIN         PARAMS (or DRAINING if rejected)
     DRAINING    BEGIN_REQUEST          -> BEGIN         PARAMS (or DRAINING if rejected)
     -           ABORT_REQUEST          -> IGNORE        -
+    -           DATA (empty)           -> IGNORE        -     (flup's client ends an unused
+                                                               DATA stream after STDIN, which
+                                                               may arrive after our answer)
     PARAMS      PARAMS                 -> ACCUMULATE    PARAMS
     PARAMS      PARAMS (empty)         -> PARAMS_DONE   STDIN          emits Params
     STDIN       STDIN                  -> STDIN         STDIN          emits StdinData
@@ -54,7 +57,6 @@ Per-request transitions (``-`` = no request with that id; "empty" = zero content
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from fcgi._errors import ProtocolError
@@ -90,6 +92,7 @@ __all__ = [
     "DEFAULT_MAX_PARAMS_BYTES",
     "DEFAULT_MAX_PARAMS_COUNT",
     "DEFAULT_MAX_REQS",
+    "ConnectionStatistics",
     "ServerConnection",
 ]
 
@@ -146,6 +149,7 @@ _TRANSITIONS: dict[tuple[_State | None, int, bool], tuple[_Action, _State | None
     (None, _T.BEGIN_REQUEST, False): (_A.BEGIN, _S.PARAMS),
     (_S.DRAINING, _T.BEGIN_REQUEST, False): (_A.BEGIN, _S.PARAMS),
     (None, _T.ABORT_REQUEST, True): (_A.IGNORE, None),
+    (None, _T.DATA, True): (_A.IGNORE, None),
     (_S.PARAMS, _T.PARAMS, False): (_A.ACCUMULATE, _S.PARAMS),
     (_S.PARAMS, _T.PARAMS, True): (_A.PARAMS_DONE, _S.STDIN),
     (_S.STDIN, _T.STDIN, False): (_A.STDIN, _S.STDIN),
@@ -170,6 +174,18 @@ _TRANSITIONS: dict[tuple[_State | None, int, bool], tuple[_Action, _State | None
     (_S.DRAINING, _T.STDIN, False): (_A.IGNORE, _S.DRAINING),
     (_S.DRAINING, _T.STDIN, True): (_A.FORGET, None),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionStatistics:
+    """A snapshot of one connection's counters."""
+
+    #: requests started and not yet ended by the application
+    in_flight: int
+    #: requests we answered (or rejected) while the front-end was still sending their input
+    draining: int
+    #: bytes received but not yet decoded (at most one partial record once drained)
+    buffered: int
 
 
 @dataclass(slots=True)
@@ -427,12 +443,13 @@ class ServerConnection:
     def their_eof(self) -> bool:
         return self._eof
 
-    def statistics(self) -> Mapping[str, int]:
-        return {
-            "in_flight": len(self.requests_in_flight),
-            "draining": len(self._requests) - len(self.requests_in_flight),
-            "buffered": self._reader.buffered,
-        }
+    def statistics(self) -> ConnectionStatistics:
+        in_flight = len(self.requests_in_flight)
+        return ConnectionStatistics(
+            in_flight=in_flight,
+            draining=len(self._requests) - in_flight,
+            buffered=self._reader.buffered,
+        )
 
 
 def _type_name(rtype: int) -> str:

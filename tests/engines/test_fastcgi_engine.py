@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import os
 import socket
@@ -622,3 +623,69 @@ async def test_unix_socket_lifecycle(app: App, short_tmp: Path) -> None:
         await client.aclose()
         nursery.cancel_scope.cancel()
     assert not path.exists()
+
+
+# ---------------------------------------------------------------- real front-end captures
+
+CAPTURES = Path("/work/shared/reference/fastcgi-frontends/fixtures")
+
+
+def load_capture(name: str) -> list[bytes]:
+    """A capture with its redaction undone (see tests/fcgi/test_fcgi_fixtures.py), cut
+    before each BEGIN_REQUEST: a front-end sends the next request on a connection only
+    after END_REQUEST of the previous one (they all reuse request id 1)."""
+    wire = (CAPTURES / name).read_bytes().replace(b"<harness-dir>", b"/" + b"h" * 36)
+    starts, pos = [], 0
+    while pos < len(wire):
+        if wire[pos + 1] == T.BEGIN_REQUEST:
+            starts.append(pos)
+        pos += 8 + int.from_bytes(wire[pos + 4 : pos + 6], "big") + wire[pos + 6]
+    assert pos == len(wire)
+    return [wire[a:b] for a, b in itertools.pairwise([*starts, len(wire)])]
+
+
+async def describe(call: Call) -> Response:
+    info = {"path": call.path, "mount": call.script_name, "len": len(call.body), "user": call.user}
+    return Response(body=json.dumps(info).encode())
+
+
+@pytest.mark.skipif(not CAPTURES.is_dir(), reason="shared captures not present")
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "apache-keepconn-4requests.in.bin",
+            [
+                ("/Objects/subfolder/obj/root.json", 0, None),
+                ("/multi.json", 46, None),
+                ("/upload.json", 300_000, None),
+                ("/root.json", 0, None),
+            ],
+        ),
+        ("apache-digest-get.in.bin", [("/Objects/subfolder/obj/root.json", 0, "user")]),
+        ("lighttpd-post-300k.in.bin", [("/upload.json", 300_000, None)]),
+        ("lighttpd-digest-get.in.bin", [("/Objects/subfolder/obj/root.json", 0, "user")]),
+    ],
+)
+async def test_captured_front_end_streams_replayed(
+    nursery: trio.Nursery, name: str, expected: list[tuple[str, int, str | None]]
+) -> None:
+    """The exact bytes Apache/lighttpd sent, replayed over a socket: every request answered
+    in order on the one connection, with the path, body and user the front-end meant."""
+    address = await start_engine(nursery, "fastcgi:0", describe)
+    client = await RawClient.connect(address)
+    try:
+        with trio.fail_after(TIMEOUT):
+            seen = []
+            for request in load_capture(name):
+                await client.send(request)
+                reply = (await client.replies(1))[1]
+                assert reply.status == 200 and reply.end == (0, 0)
+                info = reply.json()
+                assert info["mount"] == "/root.app"
+                seen.append((info["path"], info["len"], info["user"]))
+            if name.startswith("lighttpd"):  # no KEEP_CONN: we close after the reply
+                await client.assert_closed()
+    finally:
+        await client.aclose()
+    assert seen == expected

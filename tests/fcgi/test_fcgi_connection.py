@@ -342,10 +342,10 @@ def test_answer_before_the_body_arrived_drains_the_rest(drain: Callable) -> None
     assert drain(conn)[-1] == StdinData(1, b"a")
     conn.end_request(1, protocol_status=ProtocolStatus.REQUEST_COMPLETE)
     assert conn.requests_in_flight == frozenset()
-    assert conn.statistics()["draining"] == 1
+    assert conn.statistics().draining == 1
     conn.receive_data(rec(T.STDIN, 1, b"b") + rec(T.ABORT_REQUEST, 1) + rec(T.STDIN, 1))
     assert drain(conn) == []
-    assert conn.statistics() == {"in_flight": 0, "draining": 0, "buffered": 0}
+    assert conn.statistics() == fcgi.ConnectionStatistics(in_flight=0, draining=0, buffered=0)
     with pytest.raises(fcgi.ProtocolError):  # now the id really is unknown
         conn.receive_data(rec(T.STDIN, 1, b"c"))
         drain(conn)
@@ -357,7 +357,7 @@ def test_aborted_request_is_still_ended(drain: Callable) -> None:
     assert drain(conn)[-1] == RequestAborted(1)
     assert 1 in conn.requests_in_flight
     conn.end_request(1)
-    assert conn.statistics()["draining"] == 0  # input had ended before the abort
+    assert conn.statistics().draining == 0  # input had ended before the abort
     assert conn.must_close
 
 

@@ -42,6 +42,7 @@ def test_public_api_is_pinned() -> None:
             "NEED_DATA",
             "BeginFlags",
             "ConnectionClosed",
+            "ConnectionStatistics",
             "Data",
             "DataEnd",
             "Event",

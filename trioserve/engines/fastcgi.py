@@ -452,7 +452,8 @@ class _Connection:
         async with self.send_lock:
             data += self.conn.end_request(request.rid, app_status)
             await self._send_locked(data)
-        self.requests.pop(request.rid, None)
+        if self.requests.get(request.rid) is request:  # the id may already be reused
+            del self.requests[request.rid]
         if self.conn.must_close:
             self._close_soon()
 
