@@ -149,6 +149,45 @@ class Server:
             path = "/" + "/".join(normalize_api_path(path))
         self.policy.restrict(path, options)
 
+    def set_allow_post_objects(self, allow: bool = True) -> None:
+        """Let ``exe.*`` take an argument from the POST body (``name=_post_object_json_``).
+        Off by default: decoding what a remote user posts is attack surface."""
+        self.policy.allow_post_objects = bool(allow)
+
+    def register_command(
+        self,
+        path: str,
+        fn: Callable[..., Any],
+        *,
+        icon: str | None = None,
+        button: bool = False,
+        title: str | None = None,
+        update_item: str | list[str] | None = None,
+        hreload: bool = False,
+    ) -> str:
+        """Expose ``fn`` as a command at ``path`` (``cmd.json``); returns the item's path.
+
+        CAUTION: a command lets remote users trigger code in your program. Register only
+        functions whose every parameter is safe to receive from anyone who may run it, and
+        restrict who may: ``server.restrict(path, "allow=admin")`` plus authentication.
+        ``fn`` must be a Python callable whose parameters all carry type annotations a URL can
+        produce (checked now, see :func:`trioserve.commands.validate_command`); strings of
+        code, ``eval``/``os.system``-like callables and ``*args``/``**kwargs`` are refused.
+        ``button=True`` (or ROOT's ``icon="button;..."``) shows it as a toolbar button;
+        ``update_item`` (items to refresh) and ``hreload`` (reload the tree) act after success.
+        """
+        from trioserve.commands import command_fields, validate_command
+
+        params = validate_command(fn)
+        fields = command_fields(
+            params, icon=icon, button=button, update_item=update_item, hreload=hreload
+        )
+        name = path.rstrip("/").rsplit("/", 1)[-1]
+        node = self.tree.register_command(
+            path, fn, fields=fields, title=title if title is not None else f"command {name}"
+        )
+        return node.path()
+
     def add_location(self, prefix: str, directory: str | os.PathLike[str], **options: Any) -> None:
         """Serve files of ``directory`` under ``/<prefix>`` (``prefix`` ends with ``/``)."""
         self.locations.add(prefix, Path(directory), **options)

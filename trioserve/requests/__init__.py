@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from trioserve.requests import hierarchy, jsroot, longpoll, objects, page
+from trioserve.requests import cmd, exe, hierarchy, jsroot, longpoll, multi, objects, page
 from trioserve.ui import assets as ui_assets
 
 if TYPE_CHECKING:
@@ -23,6 +23,9 @@ HANDLERS.update(objects.HANDLERS)
 HANDLERS.update(longpoll.HANDLERS)
 HANDLERS.update(jsroot.HANDLERS)
 HANDLERS.update(ui_assets.HANDLERS)
+HANDLERS.update(exe.HANDLERS)
+HANDLERS.update(cmd.HANDLERS)
+HANDLERS.update(multi.HANDLERS)
 
 #: names a ``multi.*`` sub-request may not use (pages, listings, nested batches, websockets)
 NESTED_FORBIDDEN = frozenset(
