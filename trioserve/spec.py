@@ -39,6 +39,9 @@ _HTTP_LIKE = _COMMON | {
     "max_body",
     "header_timeout",
     "keepalive_timeout",
+    "body_timeout",
+    "write_timeout",
+    "grace",
 }
 
 #: options each engine kind accepts; anything else is an error naming the kind
@@ -79,7 +82,8 @@ class EngineSpec:
         if value is None or value == "":
             return default
         try:
-            return int(value, 0) if value.startswith("0") and len(value) > 1 else int(value)
+            # a leading 0 means octal, as in file modes (socket_mode=0660) and in ROOT
+            return int(value, 8) if value.startswith("0") and len(value) > 1 else int(value)
         except ValueError:
             raise SpecError(
                 f"engine option {name}={value!r} in {self.text!r} is not an integer"

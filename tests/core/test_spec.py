@@ -81,3 +81,9 @@ def test_server_string_splits_server_options_and_engines() -> None:
     assert parse_server_string("http:1;ro").readonly is True
     assert parse_server_string("http:1;cors").cors == "*"
     assert parse_server_string("http:1").readonly is None
+
+
+def test_leading_zero_is_octal_like_a_file_mode() -> None:
+    spec = parse_engine_spec("socket:/tmp/x.sock?socket_mode=0660")
+    assert spec.int_option("socket_mode", 0o600) == 0o660
+    assert parse_engine_spec("http:1?max_age=0").int_option("max_age", 5) == 0

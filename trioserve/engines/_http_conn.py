@@ -54,6 +54,11 @@ _LINGER_SECONDS = 1.0
 _LINGER_BYTES = 1024 * 1024
 
 
+#: bodies up to this size go out in the same send as the head (copying them is cheaper
+#: than a second syscall); larger ones are sent as they are, without a copy
+_COALESCE_LIMIT = 64 * 1024
+
+
 class Drop(Exception):
     """End this connection without an answer; ``reason`` goes to the log."""
 
@@ -381,15 +386,22 @@ class HttpConnection:
             await _close_body(response.body)
             error = engine_error(500, "internal_error", "the server produced an invalid response")
             return await self._write_response(method, error, close=True)
-        await self._send(self.h11.send(event))
+        head = self.h11.send(event)
         body = response.body
         sent = 0
         if method == "HEAD" or status in (204, 304):
             await _close_body(body)
-        elif isinstance(body, bytes | bytearray):
-            if body:
-                await self._send(self.h11.send(h11.Data(data=body)))
-                sent = len(body)
+            await self._send(head + self.h11.send(h11.EndOfMessage()))
+            return 0
+        if isinstance(body, bytes | bytearray) and len(body) <= _COALESCE_LIMIT:
+            # one send for head and a small body: half the syscalls of the common case
+            data = self.h11.send(h11.Data(data=body)) if body else b""
+            await self._send(head + data + self.h11.send(h11.EndOfMessage()))
+            return len(body)
+        await self._send(head)
+        if isinstance(body, bytes | bytearray):
+            await self._send(self.h11.send(h11.Data(data=body)))
+            sent = len(body)
         else:
             try:
                 async for chunk in body:
