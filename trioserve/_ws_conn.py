@@ -143,6 +143,8 @@ class Connection:
     _changed: trio.Event = field(default_factory=trio.Event)
     _closing: tuple[int, str] | None = None
     _closed: trio.Event = field(default_factory=trio.Event)
+    #: the transport is done (may precede ``_closed``, which waits for on_data to return)
+    _gone: trio.Event = field(default_factory=trio.Event)
     _token: trio.lowlevel.TrioToken = field(default_factory=trio.lowlevel.current_trio_token)
     _sent: int = 0
     _dropped: int = 0
@@ -250,11 +252,13 @@ class Connection:
                 self._abort()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Close from the server side and wait until the connection is gone."""
+        """Close from the server side; returns once the transport is closed (also when
+        called from this connection's own ``on_data``)."""
         self.close_nowait(code, reason)
-        await self._closed.wait()
+        await self._gone.wait()
 
     async def wait_closed(self) -> None:
+        """Wait until the connection is closed and ``on_close`` is due or done."""
         await self._closed.wait()
 
     # -- the consumer side (writer task or parked poll) -----------------------------------
@@ -286,6 +290,7 @@ class Connection:
         self._queue.clear()
         self._closing = self._closing or (code or 1006, reason)
         self._closed.set()
+        self._gone.set()
         self._wake()
 
 

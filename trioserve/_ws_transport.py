@@ -208,6 +208,7 @@ async def run_websocket(
     finally:
         with trio.CancelScope(shield=True):
             await trio.aclose_forcefully(wrapper)
+            conn._gone.set()
             if added:
                 handler._remove(conn)
                 conn._mark_closed(code if code is not None else 1006, reason)
@@ -268,6 +269,7 @@ async def _writer(
         pass
     finally:
         done.set()
+        conn._gone.set()
 
 
 async def _keepalive(
