@@ -28,6 +28,7 @@ from fcgi import RecordType as T
 from trioserve.call import Call, Response
 from trioserve.engines.base import EngineContext
 from trioserve.engines.fastcgi import serve_fastcgi
+from trioserve.errors import RequestError, SpecError
 from trioserve.spec import parse_engine_spec
 
 TIMEOUT = 10
@@ -95,6 +96,10 @@ class App:
                 body=self._chunks(size),
                 content_length=size,
             )
+        if name == "refused":
+            raise RequestError(403, "forbidden", "not for you")
+        if name == "trickle":
+            return Response(content_type="text/plain", body=self._trickle())
         if name == "broken":
             return Response(content_type="text/plain", body=self._broken())
         if name == "sleep":
@@ -108,6 +113,14 @@ class App:
             piece = _pattern(min(chunk, size - start), start)
             self.produced += len(piece)
             yield piece
+
+    async def _trickle(self) -> AsyncIterator[bytes]:
+        try:
+            yield b"first"
+            await trio.sleep_forever()
+            yield b"never"
+        finally:
+            self.cancelled.append("trickle closed")
 
     async def _broken(self) -> AsyncIterator[bytes]:
         yield b"first part"
@@ -505,6 +518,28 @@ async def test_failed_dispatch_is_a_500_without_internals(tcp: tuple[str, int]) 
     assert b"secret" not in reply.stdout
 
 
+async def test_request_error_keeps_its_status(tcp: tuple[str, int]) -> None:
+    client = await RawClient.connect(tcp)
+    with trio.fail_after(TIMEOUT):
+        reply = await client.get(1, params_for("/refused"))
+    assert reply.status == 403 and reply.json()["error"] == "forbidden"
+
+
+async def test_abort_while_streaming_ends_the_request(tcp: tuple[str, int], app: App) -> None:
+    client = await RawClient.connect(tcp)
+    with trio.fail_after(TIMEOUT):
+        await client.send(request_bytes(1, params_for("/trickle")))
+        first = await client.record()
+        assert first is not None and first.content.startswith(b"Status: 200 OK")
+        body = await client.record()
+        assert body is not None and body.content == b"first"
+        await client.send(fcgi.encode_record(T.ABORT_REQUEST, 1))
+        reply = (await client.replies(1))[1]
+        assert reply.end == (1, 0) and reply.stdout == b""  # only the empty STDOUT
+        assert (await client.get(2, params_for("/echo.json"))).status == 200
+    assert app.cancelled == ["trickle closed"]
+
+
 async def test_failure_mid_body_closes_without_end_request(tcp: tuple[str, int]) -> None:
     client = await RawClient.connect(tcp)
     with trio.fail_after(TIMEOUT):
@@ -574,14 +609,20 @@ async def test_user_and_apache_default_path_over_the_wire(tcp: tuple[str, int], 
     with trio.fail_after(TIMEOUT):
         info = (await client.get(1, params)).json()
         noslash = await client.get(
-            2, {"REQUEST_METHOD": "GET", "SCRIPT_NAME": "/root.app", "REDIRECT_STATUS": "200"}
+            2,
+            {
+                "REQUEST_METHOD": "GET",
+                "SCRIPT_NAME": "/root.app",
+                "REDIRECT_STATUS": "200",
+                "QUERY_STRING": "a=1",
+            },
         )
     assert (info["path"], info["script_name"], info["user"]) == (
         "/Objects/a b/echo.json",
         "/root.app",
         "admin",
     )
-    assert noslash.status == 301 and noslash.head["Location"] == "/root.app/"
+    assert noslash.status == 301 and noslash.head["Location"] == "/root.app/?a=1"
 
 
 # ---------------------------------------------------------------- binding and cleanup
@@ -596,6 +637,14 @@ async def test_bind_failure_raises_before_started(
 
 async def test_loopback_by_default(tcp: tuple[str, int]) -> None:
     assert tcp[0] == "127.0.0.1"
+
+
+async def test_bad_socket_mode_is_a_spec_error(
+    nursery: trio.Nursery, app: App, short_tmp: Path
+) -> None:
+    with pytest.raises(SpecError, match="octal"):
+        await start_engine(nursery, f"fastcgi:{short_tmp}/x.sock?socket_mode=rw", app.handle)
+    assert not (short_tmp / "x.sock").exists()
 
 
 async def test_unix_socket_lifecycle(app: App, short_tmp: Path) -> None:
