@@ -92,7 +92,12 @@ def build_demo(server: Server, seed: int = 1) -> Demo:
     server.register("config", demo.settings, name="settings", title="nested dataclass")
     server.register("/", demo.status, name="status", title="what the demo is doing")
     server.set_item_field("/", "_monitoring", "1000")
-    server.set_item_field("/", "_drawitem", "[Objects/hists/hpx]")
+    # what the browser UI (and JSROOT mode) shows on load: four items in a 2x2 grid
+    server.set_item_field("/", "_layout", "grid2x2")
+    server.set_item_field(
+        "/", "_drawitem", "[Objects/hists/hpx,Objects/hists/hpxpy,Objects/live/wave,status]"
+    )
+    server.set_item_field("/", "_drawopt", "[hist,colz]")
     return demo
 
 

@@ -245,7 +245,9 @@ export function jsonTree(value, openPaths = new Set(['']), key = null, path = ''
     const text = typeof value === 'string' ? JSON.stringify(value) : String(value);
     return el('div', { class: 'jleaf' }, label, key === null ? '' : ': ', el('span', { class: cls, text }));
   }
-  const entries = Array.isArray(value) ? value.map((v, i) => [i, v]) : Object.entries(value);
+  // the type name is shown on the node's own line, not repeated as a member
+  const entries = Array.isArray(value) ? value.map((v, i) => [i, v])
+    : Object.entries(value).filter(([k]) => k !== '_typename');
   const summaryText = Array.isArray(value) ? `[${value.length}]`
     : value._typename ? `${value._typename} {${entries.length}}` : `{${entries.length}}`;
   const details = el('details', { class: 'jnode', dataset: { jpath: path } });

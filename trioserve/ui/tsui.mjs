@@ -324,8 +324,9 @@ class App {
 export async function startUI(root, embedded) {
   const params = new URLSearchParams(location.search);
   if (params.has('jsroot')) {
-    params.delete('jsroot');
-    const rest = params.toString();
+    // keep the other options exactly as written (JSROOT reads bare flags like `nobrowser`)
+    const rest = location.search.slice(1).split('&')
+      .filter(part => part && decodeURIComponent(part.split('=')[0]) !== 'jsroot').join('&');
     location.replace(`jsroot.htm${rest ? `?${rest}` : ''}`);
     return null;
   }
