@@ -576,6 +576,26 @@ async def test_thrds_limits_concurrent_dispatch(nursery: trio.Nursery, app: App)
     assert echo["top"] == "MyTop"
 
 
+async def test_access_log_file(nursery: trio.Nursery, app: App, tmp_path: Path) -> None:
+    logfile = tmp_path / "access.log"
+    address = await start_engine(nursery, f"fastcgi:0?log={logfile}", app.handle)
+    client = await RawClient.connect(address)
+    params = params_for(
+        "/echo.json",
+        REQUEST_URI="/root.app/echo.json?x=1",
+        SERVER_PROTOCOL="HTTP/1.1",
+        REMOTE_USER="alice",
+        AUTH_TYPE="Digest",
+        HTTP_AUTHORIZATION="Digest secret-response",
+    )
+    with trio.fail_after(TIMEOUT):
+        reply = await client.get(1, params)
+    line = logfile.read_text()
+    assert "127.0.0.1 - alice [" in line
+    assert f'"GET /root.app/echo.json?x=1 HTTP/1.1" 200 {len(reply.body)}' in line
+    assert "secret" not in line
+
+
 async def test_debug_option_serves_the_escaped_echo_page(nursery: trio.Nursery, app: App) -> None:
     address = await start_engine(nursery, "fastcgi:0?debug", app.handle)
     client = await RawClient.connect(address)

@@ -37,6 +37,7 @@ from urllib.parse import unquote
 import trio
 
 import fcgi
+from trioserve.accesslog import AccessLog
 from trioserve.call import Call, Response, error_response
 from trioserve.engines._debugpage import render_fastcgi_debug_page
 from trioserve.engines._listen import (
@@ -284,12 +285,13 @@ async def serve_fastcgi(
     else:
         listeners, address = await open_tcp_listeners(spec.host, spec.port)
     connections = trio.CapacityLimiter(options.max_connections)
+    access = AccessLog(spec.options.get("log") or None, tag=spec.text)
     log.info("FastCGI engine listening on %s", address)
     try:
         async with trio.open_nursery() as nursery:
 
             async def handler(stream: trio.SocketStream) -> None:
-                await _Connection(ctx, options, stream).serve()
+                await _Connection(ctx, options, access, stream).serve()
 
             for one in listeners:
                 nursery.start_soon(
@@ -299,6 +301,7 @@ async def serve_fastcgi(
                 )
             task_status.started(address)
     finally:
+        access.close()
         for one in listeners:
             one.socket.close()
         if socket_file is not None:
@@ -323,9 +326,16 @@ class _Request:
 
 
 class _Connection:
-    def __init__(self, ctx: EngineContext, options: _Options, stream: trio.SocketStream) -> None:
+    def __init__(
+        self,
+        ctx: EngineContext,
+        options: _Options,
+        access: AccessLog,
+        stream: trio.SocketStream,
+    ) -> None:
         self.ctx = ctx
         self.options = options
+        self.access = access
         self.stream = stream
         self.peer = peer_name(stream)
         self.conn = fcgi.ServerConnection(
@@ -493,8 +503,11 @@ class _Connection:
         if response is None:  # aborted while dispatching
             await self._finish(request, b"")
             return
-        log.info('%s "%s %s" %d (fastcgi)', call.peer, call.method, call.path, response.status)
-        await self._write(request, call.method, response)
+        sent = await self._write(request, call.method, response)
+        target = params.get("REQUEST_URI") or call.script_name + call.path
+        protocol = params.get("SERVER_PROTOCOL") or "FastCGI"
+        request_line = f"{call.method} {target} {protocol}"
+        self.access.log(call.peer, call.user, request_line, response.status, sent)
 
     async def _dispatch(self, request: _Request, call: Call) -> Response | None:
         with trio.CancelScope() as scope:
@@ -515,7 +528,8 @@ class _Connection:
                 request.scope = None
         return None
 
-    async def _write(self, request: _Request, method: str, response: Response) -> None:
+    async def _write(self, request: _Request, method: str, response: Response) -> int:
+        """Write the reply; return how many body bytes went out (for the access log)."""
         rid, conn = request.rid, self.conn
         head = response_head(response, method)
         body = response.body
@@ -524,22 +538,25 @@ class _Connection:
             payload = memoryview(body) if send_body else memoryview(b"")
             if len(head) + len(payload) <= _SMALL_REPLY:
                 await self._finish(request, conn.send_stdout(rid, head + payload))
-                return
+                return len(payload)
             await self._send(conn.send_stdout(rid, head))
             for start in range(0, len(payload), _SLICE):
                 await self._send(conn.send_stdout(rid, payload[start : start + _SLICE]))
             await self._finish(request, b"")
-            return
+            return len(payload)
         await self._send(conn.send_stdout(rid, head))
         if not send_body:
             await _close_iterable(body)
             await self._finish(request, b"")
-            return
-        completed = await self._stream(request, body)
+            return 0
+        sent = [0]
+        completed = await self._stream(request, body, sent)
         await self._finish(request, b"", app_status=0 if completed else 1)
+        return sent[0]
 
-    async def _stream(self, request: _Request, body: AsyncIterable[bytes]) -> bool:
-        """Send an async-iterable body chunk by chunk; False if the request was aborted."""
+    async def _stream(self, request: _Request, body: AsyncIterable[bytes], sent: list[int]) -> bool:
+        """Send an async-iterable body chunk by chunk (counting into ``sent[0]``); False if
+        the request was aborted."""
         iterator: AsyncIterator[bytes] = aiter(body)
         try:
             while True:
@@ -560,9 +577,9 @@ class _Connection:
                     return False
                 view = memoryview(chunk)
                 for start in range(0, len(view), _SLICE):
-                    await self._send(
-                        self.conn.send_stdout(request.rid, view[start : start + _SLICE])
-                    )
+                    piece = view[start : start + _SLICE]
+                    await self._send(self.conn.send_stdout(request.rid, piece))
+                    sent[0] += len(piece)
         finally:
             await _close_iterable(iterator)
 
