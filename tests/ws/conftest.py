@@ -100,6 +100,8 @@ async def served(nursery: trio.Nursery, short_tmp: Path) -> AsyncIterator[Served
     host, port = server.addresses[0][:2]
     yield Served(server, host, port, sock, handler, hidden, paged, scope)
     scope.cancel()
+    while RawClient.opened:
+        await trio.aclose_forcefully(RawClient.opened.pop().stream)
 
 
 # ------------------------------------------------------------------ raw websocket client
@@ -132,9 +134,12 @@ def client_frame(
 class RawClient:
     """Speaks the handshake and frames by hand, to send what real clients never would."""
 
+    opened: list[RawClient] = []
+
     def __init__(self, stream: trio.abc.Stream) -> None:
         self.stream = stream
         self.buffer = b""
+        RawClient.opened.append(self)
 
     @classmethod
     async def open(
