@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import JSROOT_DIR, XSS_NAME, LiveServer
+from trioserve.requests import HANDLERS
 
 pytestmark = pytest.mark.browser
 
@@ -104,4 +105,35 @@ def test_query_option_on_the_index_page_switches_to_jsroot(
         "() => [...document.querySelectorAll('svg text')].some(t => t.textContent === 'hpx')",
         timeout=15_000,
     )
+    assert page.log.errors == []
+
+
+def test_jsroot_reads_item_json_multi_json_and_cmd_json(page: Any, live_server: LiveServer) -> None:
+    server = live_server.extra["server"]
+    if "cmd.json" not in HANDLERS:
+        pytest.skip("commands (cmd.json) are not implemented yet")
+    received: list[str] = []
+
+    def shout(text: str) -> str:
+        received.append(text)
+        return text.upper()
+
+    live_server.call(lambda: server.register_command("/tools/shout", shout))
+    open_jsroot(page, live_server.url + "jsroot.htm?nomonitoring")
+    page.wait_for_function("() => window.hpainter")
+    result = page.evaluate(
+        """async () => {
+             const { httpRequest } = await import('jsroot');
+             const h = window.hpainter;
+             const cmd = await h.executeCommand('tools/shout', null, 'hello');
+             const multi = await httpRequest('multi.json?number=2', 'multi',
+               'Objects/hists/hpx/root.json\\nObjects/live/counter/root.json\\n');
+             const item = await httpRequest('status/item.json?compact=3', 'object');
+             return { cmd, names: multi.map(o => o && o.fName || o && o.name), item: item.value };
+           }"""
+    )
+    assert received == ["hello"]
+    assert "HELLO" in result["cmd"]
+    assert result["names"] == ["hpx", "counter"]
+    assert "updates" in result["item"]
     assert page.log.errors == []
