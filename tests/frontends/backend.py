@@ -121,7 +121,7 @@ async def main(workdir: Path, top: str) -> None:
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
 
             async def wait_stdin_closed() -> None:
-                await trio.to_thread.run_sync(sys.stdin.buffer.read)
+                await trio.to_thread.run_sync(sys.stdin.buffer.read, abandon_on_cancel=True)
                 nursery.cancel_scope.cancel()
 
             nursery.start_soon(wait_stdin_closed)

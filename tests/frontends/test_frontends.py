@@ -1,0 +1,373 @@
+"""trioserve's FastCGI engine behind real Apache 2.4 (mod_proxy_fcgi) and real lighttpd.
+
+Every configuration is rendered from the snippets in ``config/`` (see harness.py):
+
+* ``apache-userguide``: ROOT's user-guide line, ``ProxyPass "/root.app/"
+  "fcgi://localhost:PORT/" enablereuse=on``, nothing else;
+* ``apache-tcp`` / ``apache-unix``: our recommended "proxy" section over TCP / unix socket;
+* ``apache-generic``: the same with ``ProxyFCGIBackendType GENERIC``;
+* ``lighttpd-tcp`` / ``lighttpd-unix``: ``"/root.app" => ((... "check-local" => "disable"``;
+* ``apache-digest`` / ``lighttpd-digest``: digest authentication in the front-end.
+
+Reference answers come from the same backend process's direct HTTP engine, so "the same
+bytes as without a front-end" is what most tests assert.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import statistics
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import h11
+import httpx
+import pytest
+import trio
+
+from tests.frontends.backend import FILE_TEXT, SECRET, big_body
+from tests.frontends.conftest import USERS, Variant, variant
+
+PLAIN = [
+    "apache-userguide",
+    "apache-tcp",
+    "apache-unix",
+    "apache-generic",
+    "lighttpd-tcp",
+    "lighttpd-unix",
+]
+AUTH = ["apache-digest", "lighttpd-digest"]
+TIMEOUT = 20
+MIB = 1024 * 1024
+
+
+@pytest.fixture(params=PLAIN)
+def fe(request: pytest.FixtureRequest) -> Variant:
+    return variant(request, request.param)
+
+
+@pytest.fixture(params=AUTH)
+def fe_auth(request: pytest.FixtureRequest) -> Variant:
+    return variant(request, request.param)
+
+
+def client(**kwargs: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=TIMEOUT, **kwargs)
+
+
+async def direct(fe: Variant, path: str) -> httpx.Response:
+    """The same request straight to the backend's HTTP engine."""
+    async with client() as c:
+        return await c.get(fe.backend.direct + path)
+
+
+def names(node: dict[str, Any]) -> set[str]:
+    found = {node["_name"]}
+    for child in node.get("_childs", []):
+        found |= names(child)
+    return found
+
+
+def check_length(fe: Variant, response: httpx.Response, size: int) -> None:
+    """Our Content-Length survives the front-end where the config says it should."""
+    if fe.keeps_content_length:
+        assert response.headers.get("content-length") == str(size), response.headers
+    else:  # the bare user-guide line: Apache re-frames as chunked (FINDINGS §7)
+        assert response.headers.get("transfer-encoding") == "chunked", response.headers
+
+
+async def raw_get(port: int, target: str) -> tuple[int, dict[str, str], bytes]:
+    """A GET with the request target exactly as given (httpx would normalise ``..``)."""
+    conn = h11.Connection(h11.CLIENT)
+    with trio.fail_after(TIMEOUT):
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        async with stream:
+            request = h11.Request(
+                method="GET",
+                target=target.encode(),
+                headers=[("Host", f"127.0.0.1:{port}"), ("Connection", "close")],
+            )
+            await stream.send_all(conn.send(request) + conn.send(h11.EndOfMessage()))
+            status, headers, body = 0, {}, bytearray()
+            while True:
+                event = conn.next_event()
+                if event is h11.NEED_DATA:
+                    conn.receive_data(await stream.receive_some(65536))
+                elif isinstance(event, h11.Response):
+                    status = event.status_code
+                    headers = {k.decode(): v.decode("latin-1") for k, v in event.headers}
+                elif isinstance(event, h11.Data):
+                    body += event.data
+                elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+                    return status, headers, bytes(body)
+
+
+# ---------------------------------------------------------------------- tree requests
+
+
+async def test_h_json(fe: Variant) -> None:
+    async with client() as c:
+        r = await c.get(fe.base + "/h.json")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    assert r.content == (await direct(fe, "/h.json")).content
+    tree = r.json()
+    assert tree["_name"] == "trioserve"
+    assert "_username" not in tree  # nobody authenticated: the front-end vouched for no one
+    seen = names(tree)
+    assert {"Objects", "demo", "sample", "été_x"} <= seen
+    assert "vault" not in seen  # visible to "user" only
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/Objects/demo/sample/root.json",  # an object
+        "/Objects/demo/sample/inner/root.json",  # a member
+        "/Objects/demo/sample/root.json?compact=3",
+        "/Objects/demo/sample/h.json",
+    ],
+)
+async def test_root_json_object_and_member(fe: Variant, path: str) -> None:
+    async with client() as c:
+        r = await c.get(fe.base + path)
+    reference = await direct(fe, path)
+    assert reference.status_code == 200
+    assert r.status_code == 200, r.text
+    assert r.content == reference.content
+    assert r.headers["content-type"] == reference.headers["content-type"]
+    check_length(fe, r, len(reference.content))
+
+
+async def test_member_and_private_names_refused(fe: Variant) -> None:
+    async with client() as c:
+        for path in ("/Objects/demo/sample/_private/root.json", "/Objects/nothing/root.json"):
+            r = await c.get(fe.base + path)
+            assert r.status_code == 404, (path, r.text)
+            assert "hidden" not in r.text
+
+
+async def test_root_json_gz_keeps_content_encoding(fe: Variant) -> None:
+    path = "/Objects/demo/sample/root.json.gz"
+    plain = (await direct(fe, "/Objects/demo/sample/root.json")).content
+    async with client() as c, c.stream("GET", fe.base + path) as r:
+        raw = b"".join([chunk async for chunk in r.aiter_raw()])
+    assert r.status_code == 200
+    assert r.headers["content-encoding"] == "gzip"
+    assert r.headers["content-type"].startswith("application/json")
+    assert raw[:2] == b"\x1f\x8b"  # the front-end passed our gzip bytes through untouched
+    assert gzip.decompress(raw) == plain
+    check_length(fe, r, len(raw))
+
+
+async def test_head(fe: Variant) -> None:
+    async with client() as c:
+        r = await c.head(fe.base + "/Objects/demo/sample/root.json")
+    assert r.status_code == 200
+    assert r.content == b""
+
+
+async def test_mount_point_without_slash(fe: Variant) -> None:
+    """Apache: the snippet's RedirectMatch; lighttpd: the engine answers SCRIPT_NAME + "/".
+    The bare user-guide line has no redirect and Apache answers 404 itself (FINDINGS §4.3)."""
+    async with client() as c:
+        r = await c.get(fe.base)
+    if fe.name == "apache-userguide":
+        assert r.status_code == 404
+        return
+    assert r.status_code == 301
+    assert r.headers["location"].endswith("/root.app/")
+
+
+# ---------------------------------------------------------------------- bodies
+
+
+async def _chunks(data: bytes, size: int = 10_000) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+@pytest.mark.parametrize(
+    ("size", "chunked"),
+    [(46, False), (46, True), (0, False), (400_000, False), (400_000, True)],
+    ids=["small", "small-chunked", "empty", "400k", "400k-chunked"],
+)
+async def test_post_body_reaches_the_app(fe: Variant, size: int, chunked: bool) -> None:
+    """Apache sends no CONTENT_LENGTH for a big chunked upload (FINDINGS §5): the engine
+    must read STDIN to its end, and does."""
+    body = big_body(size)
+    tag = uuid.uuid4().hex
+    content: Any = _chunks(body) if chunked else body
+    async with client() as c:
+        r = await c.post(
+            f"{fe.base}/upload/echo.json?tag={tag}",
+            content=content,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+    assert r.status_code == 200, r.text
+    echo = r.json()
+    assert echo["method"] == "POST"
+    assert echo["path"] == "/upload/echo.json"
+    assert echo["length"] == size
+    assert echo["sha256"] == hashlib.sha256(body).hexdigest()
+
+
+@pytest.mark.parametrize("name", ["big.bin", "bigstream.bin"])
+async def test_five_megabyte_response(fe: Variant, name: str) -> None:
+    size = 5 * MIB
+    async with client() as c:
+        r = await c.get(f"{fe.base}/{name}?size={size}")
+    assert r.status_code == 200
+    assert len(r.content) == size
+    assert hashlib.sha256(r.content).digest() == hashlib.sha256(big_body(size)).digest()
+    check_length(fe, r, size)
+
+
+# ---------------------------------------------------------------------- paths
+
+
+async def test_encoded_utf8_and_spaces(fe: Variant) -> None:
+    async with client() as c:
+        # the path as the app sees it: decoded once, whatever the front-end's params say
+        r = await c.get(
+            fe.base + "/echo%20dir/%C3%A9t%C3%A9%20x/echo.json?name=%C3%A9t%C3%A9%20x&a=b+c"
+        )
+        assert r.status_code == 200, r.text
+        echo = r.json()
+        assert echo["path"] == "/echo dir/été x/echo.json"
+        assert echo["query"] == {"name": "été x", "a": "b c"}
+        assert echo["script_name"] == "/root.app"
+        assert echo["engine"] == "fastcgi"
+        # "été x" was registered; the tree sanitised the name to "été_x"
+        obj = await c.get(fe.base + "/Objects/demo/%C3%A9t%C3%A9_x/root.json")
+        assert obj.status_code == 200
+        assert obj.json()["marker"] == "été-marker"
+        assert obj.content == (await direct(fe, "/Objects/demo/%C3%A9t%C3%A9_x/root.json")).content
+        # the unsanitised name is not an alias, through a front-end or not
+        spaced = "/Objects/demo/%C3%A9t%C3%A9%20x/root.json"
+        assert (await c.get(fe.base + spaced)).status_code == 404
+        assert (await direct(fe, spaced)).status_code == 404
+
+
+async def test_files_location_through_front_end(fe: Variant) -> None:
+    async with client() as c:
+        r = await c.get(fe.base + "/files/ok.txt")
+    assert r.status_code == 200
+    assert r.text == FILE_TEXT
+
+
+DOTDOT = [
+    "/root.app/files/../secret.txt",
+    "/root.app/files/%2e%2e/secret.txt",
+    "/root.app/files/.%2e/secret.txt",
+    "/root.app/files/..%2fsecret.txt",
+    "/root.app/files/%2e%2e%2fsecret.txt",
+    "/root.app/files/..%5csecret.txt",
+    "/root.app/files/....//secret.txt",
+    "/root.app/files/%252e%252e/secret.txt",
+    "/root.app/files/ok.txt/../../secret.txt",
+    "/root.app/../etc/passwd",
+    "/root.app/%2e%2e/%2e%2e/etc/passwd",
+    "/root.app/Objects/../../../etc/passwd",
+    "/root.app/Objects/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "/root.app/Objects/demo/sample/../../../root.json",
+]
+
+
+async def test_dotdot_never_escapes(fe: Variant) -> None:
+    for target in DOTDOT:
+        status, _headers, body = await raw_get(fe.port, target)
+        assert status != 0, target
+        assert SECRET.encode() not in body, (target, status)
+        assert b"root:x:0:0" not in body, (target, status)
+        if status == 200:  # only when it normalised to something inside the app
+            assert target.endswith("root.json"), (target, body[:200])
+
+
+# ---------------------------------------------------------------------- connections
+
+
+async def test_reused_connections_do_not_stall(fe: Variant) -> None:
+    """With enablereuse (Apache) one FastCGI connection carries every request; without
+    TCP_NODELAY each would stall ~40 ms (FINDINGS §3)."""
+    times = []
+    async with client() as c:
+        for _ in range(15):
+            start = time.perf_counter()
+            r = await c.get(fe.base + "/Objects/demo/sample/root.json")
+            times.append(time.perf_counter() - start)
+            assert r.status_code == 200
+    assert statistics.median(times) < 0.030, times
+
+
+async def test_burst_of_parallel_requests(fe: Variant) -> None:
+    """40 at once: one FastCGI connection each; a small listen backlog made lighttpd answer
+    500 to some of them (FINDINGS §3)."""
+    statuses: list[int] = []
+    async with client() as c:
+
+        async def one() -> None:
+            statuses.append((await c.get(fe.base + "/Objects/demo/sample/root.json")).status_code)
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(40):
+                nursery.start_soon(one)
+    assert statuses == [200] * 40
+
+
+# ---------------------------------------------------------------------- authentication
+
+
+async def count(fe: Variant, tag: str) -> int:
+    r = await direct(fe, f"/stats.json?tag={tag}")
+    return int(r.json()["count"])
+
+
+async def test_digest_user_reaches_the_server(fe_auth: Variant) -> None:
+    fe = fe_auth
+    auth = httpx.DigestAuth("user", USERS["user"])
+    async with client(auth=auth) as c:
+        tree = (await c.get(fe.base + "/h.json")).json()
+        assert tree["_username"] == "user"
+        assert "vault" in names(tree)
+        vault = await c.get(fe.base + "/Objects/private/vault/root.json")
+        assert vault.status_code == 200
+        assert vault.json()["code"] == 4242
+        echo = (await c.post(fe.base + "/echo.json", content=b"x" * 1000)).json()
+        assert echo["user"] == "user"
+        assert echo["length"] == 1000
+    async with client(auth=httpx.DigestAuth("admin", USERS["admin"])) as c:
+        tree = (await c.get(fe.base + "/h.json")).json()
+        assert tree["_username"] == "admin"
+        assert "vault" not in names(tree)
+        assert (await c.get(fe.base + "/Objects/private/vault/root.json")).status_code == 404
+
+
+async def test_digest_refusals_never_reach_the_server(fe_auth: Variant) -> None:
+    fe = fe_auth
+    tag = uuid.uuid4().hex
+    url = f"{fe.base}/echo.json?tag={tag}"
+    attempts = [
+        None,
+        httpx.DigestAuth("user", "wrong"),
+        httpx.DigestAuth("nobody", "secret"),
+        httpx.DigestAuth("admin", USERS["user"]),
+    ]
+    statuses: list[int] = []
+
+    async def attempt(auth: httpx.DigestAuth | None) -> None:
+        async with client(auth=auth) as c:
+            statuses.append((await c.get(url)).status_code)
+
+    # lighttpd delays each failed attempt by ~1 s: run them side by side
+    async with trio.open_nursery() as nursery:
+        for auth in attempts:
+            nursery.start_soon(attempt, auth)
+    assert statuses == [401] * len(attempts)
+    assert await count(fe, tag) == 0
+    async with client(auth=httpx.DigestAuth("user", USERS["user"])) as c:
+        assert (await c.get(url)).status_code == 200
+    assert await count(fe, tag) == 1
