@@ -590,7 +590,9 @@ async def test_access_log_file(nursery: trio.Nursery, app: App, tmp_path: Path) 
     )
     with trio.fail_after(TIMEOUT):
         reply = await client.get(1, params)
-    line = logfile.read_text()
+        # the line is written once END_REQUEST went out, which may be just after we read it
+        while not (line := logfile.read_text()):
+            await trio.sleep(0.005)
     assert "127.0.0.1 - alice [" in line
     assert f'"GET /root.app/echo.json?x=1 HTTP/1.1" 200 {len(reply.body)}' in line
     assert "secret" not in line
