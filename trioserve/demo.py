@@ -98,7 +98,26 @@ def build_demo(server: Server, seed: int = 1) -> Demo:
         "/", "_drawitem", "[Objects/hists/hpx,Objects/hists/hpxpy,Objects/live/wave,status]"
     )
     server.set_item_field("/", "_drawopt", "[hist,colz]")
+    _register_demo_commands(server, demo)
     return demo
+
+
+def _register_demo_commands(server: Server, demo: Demo) -> None:
+    """Two harmless commands: a toolbar button, and one that asks for an argument."""
+
+    def reset_histograms() -> bool:
+        demo.hpx.reset()
+        demo.hpxpy.reset()
+        return True
+
+    def set_label(label: str) -> str:
+        demo.settings.label = label
+        return label
+
+    server.register_command(
+        "/commands/reset", reset_histograms, button=True, title="empty both histograms"
+    )
+    server.register_command("/commands/set_label", set_label, title="set settings.label")
 
 
 async def update_forever(demo: Demo, period: float = 0.1) -> None:

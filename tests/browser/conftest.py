@@ -76,6 +76,7 @@ class LiveServer:
             server = Server(top_name="demo")
             demo = self.build(server)
             self.extra["server"] = server
+            self.extra["demo"] = demo
             self._token = trio.lowlevel.current_trio_token()
             with trio.CancelScope() as scope:
                 self._scope = scope

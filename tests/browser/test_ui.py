@@ -258,3 +258,22 @@ def test_command_with_an_argument(page: Any, live_server: LiveServer) -> None:
         page.wait_for_selector(f"#app[data-last-command='{outcome}']")
         assert received[-1] == value
     assert "FAILED" in page.locator("footer.status").inner_text()
+
+
+def test_command_from_the_tree_asks_for_its_argument(page: Any, live_server: LiveServer) -> None:
+    server, demo = live_server.extra["server"], live_server.extra["demo"]
+    if not _commands_available(server):
+        pytest.skip("commands (server.register_command, cmd.json) are not implemented yet")
+    open_ui(page, live_server.url + "?layout=simple&item=&nomonitoring")
+    expand(page, "commands")
+    assert row(page, "commands/reset").is_visible()
+    assert page.locator("header .fastcmd[data-path='commands/reset']").count() == 1
+    click_name(page, "commands/set_label")
+    page.fill("dialog.cmd-dialog input[name='arg1']", "label from the browser")
+    page.click("dialog.cmd-dialog button.cmd-ok-btn")
+    page.wait_for_selector("li.titem.cmd-ok[data-path='commands/set_label']")
+    assert live_server.call(lambda: demo.settings.label) == "label from the browser"
+    click_name(page, "commands/set_label")  # cancelling sends nothing
+    page.click("dialog.cmd-dialog button:has-text('Cancel')")
+    page.wait_for_selector("footer.status:text-is('command cancelled')")
+    assert page.log.errors == []
