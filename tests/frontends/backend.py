@@ -12,8 +12,9 @@ What it serves, besides the standard tree requests:
   ``été x``; the tree sanitises the space), ``/Objects/private/vault`` visible to ``user``
   only, files under ``/files/`` (with ``secret.txt`` one level above, for traversal tests);
 * MissedRequest hooks: ``echo.json`` (method, decoded path, query, user, body length and
-  SHA-256, counted per ``tag=``), ``stats.json?tag=T`` (that count), ``big.bin?size=N`` and
-  ``bigstream.bin?size=N`` (a deterministic body as bytes, and streamed in 64 KiB chunks).
+  SHA-256, counted per ``tag=``), ``stats.json?tag=T`` (that count, and how many bytes
+  ``bigstream.bin`` produced for the tag), ``big.bin?size=N`` and ``bigstream.bin?size=N``
+  (a deterministic body as bytes, and streamed in 64 KiB chunks).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import signal
 import sys
 from collections import Counter
@@ -87,17 +89,22 @@ def make_server(workdir: Path, top: str) -> Server:
             }
             return Response(body=json.dumps(info, ensure_ascii=False).encode())
         if name == "stats.json":
-            return Response(body=json.dumps({"count": counts[query.get("tag", "")]}).encode())
+            tag = query.get("tag", "")
+            stats = {"count": counts[tag], "streamed": counts["bytes:" + tag]}
+            return Response(body=json.dumps(stats).encode())
         if name == "big.bin":
             body = big_body(int(query.get("size", "0")))
             return Response(content_type="application/octet-stream", body=body)
         if name == "bigstream.bin":
             size = int(query.get("size", "0"))
+            produced = "bytes:" + query.get("tag", "")
 
             async def chunks() -> AsyncIterator[bytes]:
-                body = big_body(size)
-                for start in range(0, size, 65536):
-                    yield body[start : start + 65536]
+                chunk = _PATTERN  # 64 KiB, so big_body(size) is a prefix of the repetition
+                for start in range(0, size, len(chunk)):
+                    piece = chunk[: size - start]
+                    counts[produced] += len(piece)
+                    yield piece
                     await trio.sleep(0)
 
             return Response(
@@ -121,7 +128,15 @@ async def main(workdir: Path, top: str) -> None:
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
 
             async def wait_stdin_closed() -> None:
-                await trio.to_thread.run_sync(sys.stdin.buffer.read, abandon_on_cancel=True)
+                fd = sys.stdin.fileno()
+                os.set_blocking(fd, False)
+                while True:
+                    await trio.lowlevel.wait_readable(fd)
+                    try:
+                        if not os.read(fd, 4096):
+                            break
+                    except BlockingIOError:
+                        continue
                 nursery.cancel_scope.cancel()
 
             nursery.start_soon(wait_stdin_closed)

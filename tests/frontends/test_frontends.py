@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import statistics
 import time
 import uuid
@@ -224,6 +225,96 @@ async def test_five_megabyte_response(fe: Variant, name: str) -> None:
     assert len(r.content) == size
     assert hashlib.sha256(r.content).digest() == hashlib.sha256(big_body(size)).digest()
     check_length(fe, r, size)
+
+
+async def test_body_over_the_limit_is_413_and_the_connection_recovers(fe: Variant) -> None:
+    """The engine answers 413 while the front-end is still sending STDIN (default limit
+    16 MiB); the front-end passes the answer on and the next request works."""
+    async with client() as c:
+        r = await c.post(fe.base + "/echo.json", content=b"x" * (17 * MIB))
+        assert r.status_code == 413
+        assert r.json()["error"] == "body_too_large"
+        assert (await c.get(fe.base + "/h.json")).status_code == 200
+
+
+async def test_expect_100_continue(fe: Variant) -> None:
+    """The front-end answers 100 Continue itself and forwards HTTP_EXPECT (Apache), which
+    the app must not try to answer: FastCGI has no interim responses (FINDINGS §10.21)."""
+    body = big_body(300_000)
+    conn = h11.Connection(h11.CLIENT)
+    with trio.fail_after(TIMEOUT):
+        stream = await trio.open_tcp_stream("127.0.0.1", fe.port)
+        async with stream:
+            head = h11.Request(
+                method="POST",
+                target=b"/root.app/echo.json",
+                headers=[
+                    ("Host", "127.0.0.1"),
+                    ("Content-Length", str(len(body))),
+                    ("Expect", "100-continue"),
+                    ("Connection", "close"),
+                ],
+            )
+            await stream.send_all(conn.send(head))
+            events: list[object] = []
+            sent = False
+            payload = bytearray()
+            while True:
+                event = conn.next_event()
+                if event is h11.NEED_DATA:
+                    conn.receive_data(await stream.receive_some(65536))
+                    continue
+                events.append(event)
+                if isinstance(event, h11.InformationalResponse) and not sent:
+                    await stream.send_all(conn.send(h11.Data(data=body)))
+                    await stream.send_all(conn.send(h11.EndOfMessage()))
+                    sent = True
+                elif isinstance(event, h11.Data):
+                    payload += event.data
+                elif isinstance(event, h11.EndOfMessage):
+                    break
+    statuses = [e.status_code for e in events if isinstance(e, h11.InformationalResponse)]
+    assert statuses == [100]  # from the front-end, exactly once
+    final = [e for e in events if isinstance(e, h11.Response)]
+    assert final[0].status_code == 200
+    echo = json.loads(payload)
+    assert echo["length"] == len(body)
+    assert echo["sha256"] == hashlib.sha256(body).hexdigest()
+
+
+async def test_long_query_split_across_params_records(fe: Variant) -> None:
+    """Apache splits PARAMS at 16 KiB per record; the engine joins them (FINDINGS §2)."""
+    query = "q=" + "x" * 8000
+    async with client() as c:
+        r = await c.get(f"{fe.base}/echo.json?{query}")
+    assert r.status_code == 200
+    assert r.json()["query"] == {"q": "x" * 8000}
+
+
+async def test_client_gone_mid_stream_stops_only_that_request(fe: Variant) -> None:
+    """A browser that leaves during a huge streamed reply: the front-end drops its FastCGI
+    connection (lighttpd only with stream-response-body, which our snippet sets) and the
+    engine stops producing the body instead of generating all of it."""
+    tag = uuid.uuid4().hex
+    size = 4 * 1024 * MIB
+    with trio.fail_after(TIMEOUT):
+        stream = await trio.open_tcp_stream("127.0.0.1", fe.port)
+        target = f"/root.app/bigstream.bin?size={size}&tag={tag}"
+        await stream.send_all(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        received = 0
+        while received < 2 * MIB:
+            received += len(await stream.receive_some(65536))
+        await stream.aclose()
+        before = -1
+        async with client() as c:
+            while True:  # until production has stopped
+                await trio.sleep(0.3)
+                now = (await c.get(f"{fe.backend.direct}/stats.json?tag={tag}")).json()
+                if now["streamed"] == before:
+                    break
+                before = now["streamed"]
+            assert before < size // 8, before
+            assert (await c.get(fe.base + "/h.json")).status_code == 200
 
 
 # ---------------------------------------------------------------------- paths
