@@ -104,8 +104,9 @@ async def cmd_txt(ctx: RequestContext) -> Response:
         await run_command(ctx, trace)
     except _Refused as refused:
         log.info("cmd.txt %s by %s refused: %s", ctx.item_path, ctx.user or "-", refused)
-    except RequestError:
-        pass
+    except RequestError as exc:
+        if not trace or not trace[-1].endswith("found: false"):
+            trace.append(f"Failed: {exc.message}")
     return _explain(trace)
 
 
