@@ -1,0 +1,66 @@
+"""FastCGI backends for benchmarks/fastcgi.py, each run as its own process:
+``python benchmarks/fcgi_backends.py KIND PORT`` prints ``ready`` once it listens.
+
+- ``trioserve``: a Server with one small dataclass at /Objects/obj, FastCGI engine only.
+- ``flup``: flup's threaded ``WSGIServer`` (flup.server.fcgi), the usual way to put Python
+  behind a FastCGI front-end, answering every request with the exact bytes trioserve
+  renders for the same object. It does no routing and no rendering: it is the cost of the
+  FastCGI plumbing alone, so the ratio shows what our engine plus dispatcher costs on top.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+import trio
+
+
+@dataclass
+class Small:
+    name: str = "obj"
+    title: str = "a small object"
+    count: int = 42
+    gain: float = 1.5
+    values: list[int] = field(default_factory=lambda: [1, 2, 3, 4])
+
+
+def rendered() -> bytes:
+    from trioserve.render import render_json
+
+    return render_json(Small()).encode()
+
+
+async def serve_trioserve(port: int) -> None:
+    from trioserve import Server
+
+    server = Server()
+    server.register("/Objects", Small(), name="obj")
+    async with trio.open_nursery() as nursery:
+        await nursery.start(server.serve, f"fastcgi:127.0.0.1:{port}")
+        print("ready", flush=True)
+
+
+def serve_flup(port: int) -> None:
+    from flup.server.fcgi import WSGIServer
+
+    body = rendered()
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+
+    def app(environ: dict[str, object], start_response: object) -> list[bytes]:
+        start_response("200 OK", headers)  # type: ignore[operator]
+        return [body]
+
+    server = WSGIServer(app, bindAddress=("127.0.0.1", port))
+    print("ready", flush=True)
+    server.run()
+
+
+if __name__ == "__main__":
+    kind, port_text = sys.argv[1], sys.argv[2]
+    if kind == "trioserve":
+        trio.run(serve_trioserve, int(port_text))
+    elif kind == "flup":
+        serve_flup(int(port_text))
+    else:
+        raise SystemExit(f"unknown backend {kind!r}")
