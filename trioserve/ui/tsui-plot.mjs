@@ -76,13 +76,13 @@ function frameBox(width, height) {
 function axes(root, box, xlo, xhi, ylo, yhi, sx, sy) {
   root.append(svg('rect', { x: box.x0, y: box.y1, width: box.x1 - box.x0,
     height: box.y0 - box.y1, fill: 'none', stroke: '#000', 'stroke-width': 1 }));
-  for (const t of niceTicks(xlo, xhi, Math.max(2, Math.floor((box.x1 - box.x0) / 70)))) {
+  for (const t of niceTicks(xlo, xhi, Math.max(4, Math.floor((box.x1 - box.x0) / 70)))) {
     const x = sx(t);
     root.append(svg('line', { x1: x, x2: x, y1: box.y0, y2: box.y0 - 5, stroke: '#000' }));
     root.append(svg('text', { x, y: box.y0 + 14, 'text-anchor': 'middle', class: 'tick' },
       formatNumber(t)));
   }
-  for (const t of niceTicks(ylo, yhi, Math.max(2, Math.floor((box.y0 - box.y1) / 40)))) {
+  for (const t of niceTicks(ylo, yhi, Math.max(3, Math.floor((box.y0 - box.y1) / 40)))) {
     const y = sy(t);
     root.append(svg('line', { x1: box.x0, x2: box.x0 + 5, y1: y, y2: y, stroke: '#000' }));
     root.append(svg('text', { x: box.x0 - 4, y: y + 4, 'text-anchor': 'end', class: 'tick' },
@@ -257,12 +257,12 @@ export function drawColorMap(nx, ny, cell, xedges, yedges, width, height, title 
   ctx.fillStyle = '#000';
   ctx.font = '11px system-ui, sans-serif';
   ctx.textAlign = 'center';
-  for (const t of niceTicks(xlo, xhi, Math.max(2, Math.floor((box.x1 - box.x0) / 70)))) {
+  for (const t of niceTicks(xlo, xhi, Math.max(4, Math.floor((box.x1 - box.x0) / 70)))) {
     ctx.fillRect(sx(t), box.y0 - 5, 1, 5);
     ctx.fillText(formatNumber(t), sx(t), box.y0 + 14);
   }
   ctx.textAlign = 'right';
-  for (const t of niceTicks(ylo, yhi, Math.max(2, Math.floor((box.y0 - box.y1) / 40)))) {
+  for (const t of niceTicks(ylo, yhi, Math.max(3, Math.floor((box.y0 - box.y1) / 40)))) {
     ctx.fillRect(box.x0, sy(t), 5, 1);
     ctx.fillText(formatNumber(t), box.x0 - 4, sy(t) + 4);
   }
