@@ -8,22 +8,49 @@ import trioserve
 
 
 def test_public_names() -> None:
-    assert sorted(trioserve.__all__) == sorted([
-        "Call", "ConfigError", "RegistrationError", "RequestError", "Response", "Server",
-        "SpecError", "Text", "ThreadedServer", "WebSocketHandler", "render_json",
-        "start_in_thread",
-    ])
+    assert sorted(trioserve.__all__) == sorted(
+        [
+            "Call",
+            "ConfigError",
+            "RegistrationError",
+            "RequestError",
+            "Response",
+            "Server",
+            "SpecError",
+            "Text",
+            "ThreadedServer",
+            "WebSocketHandler",
+            "render_json",
+            "start_in_thread",
+        ]
+    )
     for name in trioserve.__all__:
         assert getattr(trioserve, name) is not None
 
 
 def test_server_methods() -> None:
-    methods = {name for name, _ in inspect.getmembers(trioserve.Server, inspect.isfunction)
-               if not name.startswith("_")}
+    methods = {
+        name
+        for name, _ in inspect.getmembers(trioserve.Server, inspect.isfunction)
+        if not name.startswith("_")
+    }
     assert methods >= {
-        "register", "unregister", "hide", "set_item_field", "get_item_field", "set_icon",
-        "set_top_name", "create_item", "restrict", "set_readonly", "add_location",
-        "remove_location", "on_missed_request", "process_requests", "create_engine", "serve",
+        "register",
+        "unregister",
+        "hide",
+        "set_item_field",
+        "get_item_field",
+        "set_icon",
+        "set_top_name",
+        "create_item",
+        "restrict",
+        "set_readonly",
+        "add_location",
+        "remove_location",
+        "on_missed_request",
+        "process_requests",
+        "create_engine",
+        "serve",
     }
     assert inspect.iscoroutinefunction(trioserve.Server.serve)
     assert inspect.iscoroutinefunction(trioserve.Server.create_engine)

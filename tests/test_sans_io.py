@@ -29,7 +29,8 @@ def test_module_imports_no_io(module: str) -> None:
         f"before = set(sys.modules)\nimportlib.import_module({module!r})\n"
         "print(json.dumps(sorted(set(sys.modules) - before)))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
     loaded = {name.split(".")[0] for name in json.loads(out.stdout)}
     assert not (loaded & FORBIDDEN), f"{module} pulls in {sorted(loaded & FORBIDDEN)}"

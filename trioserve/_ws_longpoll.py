@@ -258,7 +258,7 @@ class Longpolls:
         if self._reaper_running:
             return
         self._reaper_running = True
-        nursery = getattr(self.server, "_nursery", None)
+        nursery = self.server.nursery
         if nursery is not None:
             nursery.start_soon(self._reaper)
         else:

@@ -57,6 +57,8 @@ class Call:
     #: the raw request target as sent (``/a%20b/root.json?x=1``); digest auth compares its
     #: ``uri`` parameter against it. Empty when the transport has no such thing.
     target: str = ""
+    #: ``"1.1"``/``"1.0"`` for HTTP engines (websocket upgrades need 1.1); empty otherwise
+    http_version: str = ""
 
     @property
     def item_path(self) -> str:

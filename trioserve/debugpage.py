@@ -21,14 +21,18 @@ HIDDEN = "(hidden)"
 #: ROOT's no-cache header value for dynamic replies
 NO_CACHE = "private, no-cache, no-store, must-revalidate, max-age=0, proxy-revalidate, s-maxage=0"
 _SECRET_NAMES = frozenset({"authorization", "proxy-authorization", "cookie"})
+#: front-ends forward environment variables as FastCGI params (Apache's SetEnv/PassEnv), so a
+#: secret can arrive under any name: these words in a name hide its value too
+_SECRET_WORDS = ("password", "passwd", "secret", "token")
 
 
 def is_secret_field(name: str) -> bool:
-    """True for ``Authorization``, ``Proxy-Authorization`` and ``Cookie`` in any spelling."""
+    """True for ``Authorization``, ``Proxy-Authorization`` and ``Cookie`` in any spelling
+    (``HTTP_COOKIE``...), and for any name containing PASSWORD, SECRET or TOKEN."""
     key = name.strip().lower().replace("_", "-")
     if key.startswith("http-"):
         key = key[5:]
-    return key in _SECRET_NAMES
+    return key in _SECRET_NAMES or any(word in key for word in _SECRET_WORDS)
 
 
 def _row(name: str, value: str) -> str:

@@ -219,6 +219,22 @@ class Server:
             make_authenticator=make_authenticator,
         )
 
+    def _websocket_options(self, spec: EngineSpec, hook: Any) -> Any:
+        """``websocket_disable`` drops the upgrade hook for this engine (upgrades get 404);
+        ``websocket_timeout=S`` sets the server's keepalive timeout, as in ROOT."""
+        if spec.flag("websocket_disable"):
+            return None
+        if "websocket_timeout" in spec.options and hook is not None:
+            from trioserve.ws import configure
+
+            configure(self, websocket_timeout=spec.float_option("websocket_timeout", 300.0))
+        return hook
+
+    @property
+    def nursery(self) -> trio.Nursery | None:
+        """The server's nursery while it runs, for background tasks of its features."""
+        return self._nursery
+
     async def create_engine(self, spec: str | EngineSpec) -> Any:
         """Start one more engine while the server runs; returns its bound address."""
         if self._nursery is None:
@@ -226,7 +242,10 @@ class Server:
         parsed = parse_engine_spec(spec) if isinstance(spec, str) else spec
         module_name, _, func_name = ENGINE_ENTRY_POINTS[parsed.kind].partition(":")
         serve_fn = getattr(importlib.import_module(module_name), func_name)
-        address = await self._nursery.start(serve_fn, self.engine_context(), parsed)
+        ctx = self.engine_context()
+        if parsed.kind in ("http", "socket"):
+            ctx.websocket = self._websocket_options(parsed, ctx.websocket)
+        address = await self._nursery.start(serve_fn, ctx, parsed)
         self.engines.append((parsed, address))
         log.info("%s engine listening on %s", parsed.kind, _describe(address))
         return address

@@ -176,7 +176,7 @@ def parse_engine_spec(text: str) -> EngineSpec:
         port_text = port_text[end + 1 :].lstrip(":")
     elif ":" in port_text:
         host, _, port_text = port_text.rpartition(":")
-    if "bind" in options and options["bind"]:
+    if options.get("bind"):
         host = options["bind"]
     if port_text == "":
         port = _DEFAULT_PORT[kind]

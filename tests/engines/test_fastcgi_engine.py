@@ -614,7 +614,8 @@ async def test_debug_option_serves_the_escaped_echo_page(nursery: trio.Nursery, 
     assert "<script>x" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
     for secret in ("tok-123", "cookie-456", "pw-789"):
         assert secret not in page
-    assert page.count("(hidden)") == 3
+    # three credential params, and the two credential headers derived from them
+    assert page.count("(hidden)") == 5
     assert app.calls == []  # debug answers without dispatching
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from trioserve.call import Response
-from trioserve.engines._debugpage import HIDDEN, is_credential, render_fastcgi_debug_page
+from trioserve.debugpage import HIDDEN, render_debug_page
+from trioserve.debugpage import is_secret_field as is_credential
 from trioserve.engines.fastcgi import app_path, build_call, response_head
 
 OBJ = "/Objects/subfolder/obj/root.json"
@@ -201,7 +202,7 @@ def test_debug_page_escapes_and_hides_credentials() -> None:
         "HTTP_X_NAME": "<img src=x onerror=alert(2)>",
     }
     call = build_call(params, b"12345")
-    response = render_fastcgi_debug_page(call, params)
+    response = render_debug_page("FastCGI echo", call, params.items())
     assert response.status == 200
     assert response.content_type.startswith("text/html")
     page = response.body
@@ -209,7 +210,8 @@ def test_debug_page_escapes_and_hides_credentials() -> None:
     text = page.decode()
     for secret in ("abc", "s3cr3t", "pw1", "tok1", "sk1"):
         assert secret not in text
-    assert text.count(HIDDEN) == 5
+    # five credential params, and the two credential headers derived from them
+    assert text.count(HIDDEN) == 7
     assert "<script>" not in text and "<img" not in text and "<b>" not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert "&lt;img src=x onerror=alert(2)&gt;" in text

@@ -166,6 +166,8 @@ class HttpConnection:
             engine=self.engine.name,
             top_name=options.top,
             peer=self.peer,
+            target=request.target.decode("latin-1"),
+            http_version=request.http_version.decode("ascii"),
         )
         try:
             response = await self._answer(call, head)

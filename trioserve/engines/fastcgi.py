@@ -38,8 +38,9 @@ import trio
 
 import fcgi
 from trioserve.accesslog import AccessLog
+from trioserve.auth import frontend_user
 from trioserve.call import Call, Response, error_response
-from trioserve.engines._debugpage import render_fastcgi_debug_page
+from trioserve.debugpage import render_debug_page
 from trioserve.engines._listen import (
     accept_forever,
     open_tcp_listeners,
@@ -174,9 +175,7 @@ def build_call(
     says it authenticated the request (ROOT's rule, minus its prefix-match quirk).
     """
     path, mount = app_path(params)
-    user = params.get("REMOTE_USER") or None
-    if not params.get("AUTH_TYPE"):
-        user = None
+    user = frontend_user(params.get("REMOTE_USER"), params.get("AUTH_TYPE"))
     return Call(
         method=(params.get("REQUEST_METHOD") or "GET").upper(),
         path=path if path is not None else "/",
@@ -497,7 +496,7 @@ class _Connection:
         if path is None and call.method in ("GET", "HEAD"):
             response = _redirect_to_mount(params)
         elif self.options.debug:
-            response = render_fastcgi_debug_page(call, params)
+            response = render_debug_page("FastCGI echo", call, params.items())
         else:
             response = await self._dispatch(request, call)
         if response is None:  # aborted while dispatching
