@@ -378,6 +378,37 @@ async def test_dotdot_never_escapes(fe: Variant) -> None:
             assert target.endswith("root.json"), (target, body[:200])
 
 
+async def test_encoded_crlf_cannot_inject(fe: Variant) -> None:
+    """Apache delivers a decoded CR/LF inside SCRIPT_NAME (FINDINGS §10.7), lighttpd refuses
+    it with 400: either way no header line and no user can be forged from the URL."""
+    target = "/root.app/x%0d%0aX-Injected:%201%0d%0aREMOTE_USER:admin/echo.json"
+    status, headers, body = await raw_get(fe.port, target)
+    assert status in (200, 400, 404), (status, body[:200])
+    assert "x-injected" not in {name.lower() for name in headers}
+    if status == 200:
+        echo = json.loads(body)
+        assert echo["user"] is None
+        assert echo["path"].endswith("/echo.json")
+
+
+async def test_client_headers_cannot_claim_a_user(fe: Variant) -> None:
+    """Only the front-end's own REMOTE_USER + AUTH_TYPE make a user; request headers of the
+    same names arrive as HTTP_* params and must not."""
+    spoof = {
+        "Remote-User": "admin",
+        "Auth-Type": "Digest",
+        "X-Remote-User": "admin",
+        "Authorization": 'Digest username="admin"',
+    }
+    async with client(headers=spoof) as c:
+        echo = (await c.get(fe.base + "/echo.json")).json()
+        tree = (await c.get(fe.base + "/h.json")).json()
+        vault = await c.get(fe.base + "/Objects/private/vault/root.json")
+    assert echo["user"] is None
+    assert "_username" not in tree
+    assert vault.status_code == 404
+
+
 # ---------------------------------------------------------------------- connections
 
 
