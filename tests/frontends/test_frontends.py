@@ -183,6 +183,27 @@ async def test_mount_point_without_slash(fe: Variant) -> None:
     assert r.headers["location"].endswith("/root.app/")
 
 
+MULTI_BODY = (
+    b"Objects/demo/sample/root.json\n"
+    b"Objects/private/vault/root.json\n"
+    b"Objects/demo/sample/inner/root.json\n"
+)
+
+
+async def test_multi_json(fe: Variant) -> None:
+    """A POST whose body is the request list; each line judged alone (the vault is not
+    visible to an anonymous user, so its slot is null)."""
+    async with client() as c:
+        r = await c.post(fe.base + "/multi.json?number=3", content=MULTI_BODY)
+        reference = await c.post(fe.backend.direct + "/multi.json?number=3", content=MULTI_BODY)
+    assert r.status_code == 200, r.text
+    assert r.content == reference.content
+    sample, vault, inner = r.json()
+    assert sample["count"] == 7
+    assert vault is None
+    assert inner["value"] == 3
+
+
 # ---------------------------------------------------------------------- bodies
 
 
@@ -461,6 +482,8 @@ async def test_digest_user_reaches_the_server(fe_auth: Variant) -> None:
         echo = (await c.post(fe.base + "/echo.json", content=b"x" * 1000)).json()
         assert echo["user"] == "user"
         assert echo["length"] == 1000
+        multi = await c.post(fe.base + "/multi.json?number=3", content=MULTI_BODY)
+        assert multi.json()[1]["code"] == 4242  # the same line, now as "user"
     async with client(auth=httpx.DigestAuth("admin", USERS["admin"])) as c:
         tree = (await c.get(fe.base + "/h.json")).json()
         assert tree["_username"] == "admin"
