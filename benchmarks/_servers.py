@@ -57,8 +57,10 @@ async def serve_minimal(port: int) -> None:
                 if isinstance(event, h11.Request):
                     continue
                 if isinstance(event, h11.EndOfMessage):
-                    headers = [("content-type", "application/json"),
-                               ("content-length", str(len(body)))]
+                    headers = [
+                        ("content-type", "application/json"),
+                        ("content-length", str(len(body))),
+                    ]
                     out = conn.send(h11.Response(status_code=200, headers=headers))
                     out += conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage())
                     await stream.send_all(out)

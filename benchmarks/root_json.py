@@ -28,8 +28,11 @@ def free_port() -> int:
 
 
 def start(kind: str, port: int) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, str(HERE / "_servers.py"), kind, str(port)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "_servers.py"), kind, str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     if proc.stdout.readline().strip() != "ready":
         proc.kill()
@@ -38,8 +41,13 @@ def start(kind: str, port: int) -> subprocess.Popen[str]:
 
 
 def wrk(url: str, duration: int, connections: int) -> float:
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}s", url],
-                         capture_output=True, text=True, check=True, timeout=duration + 30)
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", url],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=duration + 30,
+    )
     match = re.search(r"Requests/sec:\s+([\d.]+)", out.stdout)
     if not match or "Non-2xx" in out.stdout:
         raise RuntimeError(f"wrk failed:\n{out.stdout}")

@@ -19,7 +19,7 @@ from trioserve.histograms import Hist1D, Hist2D
 
 
 async def main(port: int, job: str, iterations: int | None) -> None:
-    server = trioserve.Server(top_name=job)   # ROOT: "http:8080?top=Job1"
+    server = trioserve.Server(top_name=job)  # ROOT: "http:8080?top=Job1"
     hpx = Hist1D("hpx", "This is the px distribution", 100, -4, 4)
     hpxpy = Hist2D("hpxpy", "py vs px", 40, -4, 4, 40, -4, 4)
     server.register("hists", hpx)
@@ -33,7 +33,7 @@ async def main(port: int, job: str, iterations: int | None) -> None:
         n = 0
         while iterations is None or n < iterations:
             px, py = rng.normal(size=1000), rng.normal(size=1000)
-            hpx.fill_many(px)           # the job's own work; the server never blocks it
+            hpx.fill_many(px)  # the job's own work; the server never blocks it
             hpxpy.fill_many(px, py)
             n += 1
             await trio.sleep(0.1)

@@ -27,11 +27,11 @@ def main(port: int, seconds: float) -> None:
         rng = np.random.default_rng()
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            values = rng.normal(size=100)       # the program's own work...
+            values = rng.normal(size=100)  # the program's own work...
             hist.fill_many(values)
             state["iteration"] += 1
             state["last_value"] = float(values[-1])
-            server.process_requests()           # ...then answer whatever is waiting
+            server.process_requests()  # ...then answer whatever is waiting
             time.sleep(0.02)
 
 
