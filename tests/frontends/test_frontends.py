@@ -18,6 +18,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 import statistics
 import time
 import uuid
@@ -365,10 +366,33 @@ async def test_encoded_utf8_and_spaces(fe: Variant) -> None:
 
 
 async def test_files_location_through_front_end(fe: Variant) -> None:
+    """Files, validators and ranges answer the same through a front-end as directly."""
     async with client() as c:
         r = await c.get(fe.base + "/files/ok.txt")
-    assert r.status_code == 200
-    assert r.text == FILE_TEXT
+        assert r.status_code == 200
+        assert r.text == FILE_TEXT
+        etag = r.headers["etag"]
+        cached = await c.get(fe.base + "/files/ok.txt", headers={"If-None-Match": etag})
+        assert cached.status_code == 304
+        assert cached.content == b""
+        part = await c.get(fe.base + "/files/ok.txt", headers={"Range": "bytes=2-5"})
+        assert part.status_code == 206
+        assert part.headers["content-range"] == f"bytes 2-5/{len(FILE_TEXT)}"
+        assert part.content == FILE_TEXT[2:6].encode()
+
+
+async def test_page_works_under_the_prefix(fe: Variant) -> None:
+    """The index page links relatively, so everything it loads resolves under /root.app/."""
+    async with client() as c:
+        page = await c.get(fe.base + "/")
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        links = re.findall(r'(?:href|src)="([^"]+)"|from\s+["\']([^"\']+)["\']', page.text)
+        targets = [a or b for a, b in links if not (a or b).startswith("data:")]
+        assert targets, page.text[:300]
+        for target in targets:
+            assert not target.startswith(("/", "http:", "https:")), target
+            assert (await c.get(f"{fe.base}/{target.removeprefix('./')}")).status_code == 200
 
 
 DOTDOT = [
