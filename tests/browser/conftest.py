@@ -43,6 +43,7 @@ CHROMIUM_FLAGS = [
 XSS_NAME = "<img src=x onerror=window.__xss=1>"
 XSS_TITLE = "<img src=y onerror=window.__xss=2>"
 XSS_VALUE = "<script>window.__xss=3</script><img src=z onerror=window.__xss=4>"
+SCRIPT_COMMENT = "<!--<script>"
 MANY = 3000
 
 
@@ -124,6 +125,8 @@ def build_ui_demo(server: Any) -> Any:
 
     demo = build_demo(server)
     server.register("/", Text(XSS_VALUE), name=XSS_NAME, title=XSS_TITLE)
+    # inside a script element "<!--<script>" would keep it open to the end of the document
+    server.register("/", Text("comment"), name="comment", title=SCRIPT_COMMENT)
     many = [Widget(label=f"w{i}", level=i) for i in range(MANY)]
     for i, widget in enumerate(many):
         server.register("many", widget, name=f"item{i:05d}", title=f"widget number {i}")

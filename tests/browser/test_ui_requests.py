@@ -62,7 +62,7 @@ async def test_index_page_embeds_the_hierarchy_and_loads_modules_relatively(clie
     c, _ = client
     page = (await c.get("/")).text
     assert '"$$$h.json$$$"' not in page
-    top = embedded_json(page, r"window\.TRIOSERVE_HIERARCHY = (\{.*?\});</script>")
+    top = embedded_json(page, r'id="trioserve-hierarchy">(\{.*?\})</script>\s*</body>')
     assert top["_name"] == "ui"
     assert "from './tsui.mjs'" in page and 'href="tsui.css"' in page
     assert not re.search(r'(src|href)="/', page)  # nothing absolute: works under any prefix

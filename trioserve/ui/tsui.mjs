@@ -320,6 +320,26 @@ class App {
   }
 }
 
+/**
+ * The hierarchy the server embedded in the page, or null (token not replaced, or unreadable).
+ *
+ * It sits in a non-executed JSON script element at the very end of the document. Why: inside
+ * any script element the HTML parser treats `<!--<script>` specially, so a name or title
+ * holding it (with `<` not escaped by the server) could make the element run on to the end of
+ * the document. Being last, it can swallow nothing; JSON.parse then fails and the UI simply
+ * fetches `h.json` instead.
+ */
+export function readEmbedded(id) {
+  const node = document.getElementById(id);
+  if (!node) return null;
+  try {
+    const value = JSON.parse(node.textContent);
+    return value && typeof value === 'object' ? value : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Start the UI in `root`; `embedded` is the hierarchy the server put into the page. */
 export async function startUI(root, embedded) {
   const params = new URLSearchParams(location.search);
