@@ -145,7 +145,10 @@ class Dispatcher:
             from trioserve.files import serve_location
 
             file_response = await serve_location(
-                call, self.server.locations, max_age=self.server.max_age
+                call,
+                self.server.locations,
+                max_age=self.server.max_age,
+                nocache=self.server.nocache,
             )
             if file_response is not None:
                 return file_response

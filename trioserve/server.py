@@ -67,6 +67,7 @@ class Server:
         self.missed_request: MissedRequestHook | None = None
         self.default_page: str | None = None
         self.max_age = 3600
+        self.nocache = False
         self.dispatcher = Dispatcher(self)
         self._spec_engines: list[EngineSpec] = []
         self._nursery: trio.Nursery | None = None
@@ -219,6 +220,19 @@ class Server:
             make_authenticator=make_authenticator,
         )
 
+    def _apply_engine_server_options(self, spec: EngineSpec) -> None:
+        """ROOT's HTTP engine options that are really server settings: ``cors[=origin]``,
+        ``cred_cors[=value]``, ``max_age=N`` and ``nocache`` (static-file caching)."""
+        options = spec.options
+        if "cors" in options:
+            self.cors = options["cors"] or "*"
+        if "cred_cors" in options:
+            self.cors_credentials = options["cred_cors"] or "true"
+        if "max_age" in options:
+            self.max_age = spec.int_option("max_age", 3600)
+        if spec.flag("nocache"):
+            self.nocache = True
+
     def _websocket_options(self, spec: EngineSpec, hook: Any) -> Any:
         """``websocket_disable`` drops the upgrade hook for this engine (upgrades get 404);
         ``websocket_timeout=S`` sets the server's keepalive timeout, as in ROOT."""
@@ -245,6 +259,7 @@ class Server:
         ctx = self.engine_context()
         if parsed.kind in ("http", "socket"):
             ctx.websocket = self._websocket_options(parsed, ctx.websocket)
+            self._apply_engine_server_options(parsed)
         address = await self._nursery.start(serve_fn, ctx, parsed)
         self.engines.append((parsed, address))
         log.info("%s engine listening on %s", parsed.kind, _describe(address))

@@ -33,7 +33,6 @@ _HTTP_LIKE = _COMMON | {
     "auth_domain",
     "websocket_timeout",
     "websocket_disable",
-    "dirlisting",
     "max_header_bytes",
     "max_url_length",
     "max_body",

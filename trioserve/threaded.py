@@ -43,6 +43,10 @@ class ThreadedServer:
     def process_requests(self, max_calls: int | None = None) -> int:
         return self.server.process_requests(max_calls)
 
+    def create_engine(self, spec: str) -> Any:
+        """Start one more engine from the program's thread; returns its bound address."""
+        return self.run_in_server(self.server.create_engine, spec)
+
     def call_in_server(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a sync function in the server's Trio thread (e.g. to broadcast)."""
         assert self._token is not None

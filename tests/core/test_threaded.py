@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
 import trioserve
+from tests.conftest import Sample
 from trioserve.errors import SpecError
 
 
@@ -70,3 +72,14 @@ def test_bind_failure_raises_in_the_callers_thread() -> None:
         port = first.addresses[0][1]
         with pytest.raises(OSError):
             trioserve.start_in_thread(f"http:{port}")
+
+
+def test_threaded_server_can_add_engines(short_tmp: Path) -> None:
+    with trioserve.start_in_thread("http:0", sync="server") as server:
+        server.register("/", Sample())
+        sock = short_tmp / "t.sock"
+        assert server.create_engine(f"socket:{sock}") == str(sock)
+        transport = httpx.HTTPTransport(uds=str(sock))
+        with httpx.Client(transport=transport, base_url="http://x") as client:
+            assert client.get("/sample/count/root.json").json() == 7
+    assert not sock.exists()
