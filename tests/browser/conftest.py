@@ -55,6 +55,18 @@ class Widget:
     level: int = 3
 
 
+def _echo_handler_class() -> type:
+    from trioserve.ws import WebSocketHandler
+
+    class EchoHandler(WebSocketHandler):
+        page = "<!DOCTYPE html><title>echo</title><p id=ws-page>websocket echo page</p>"
+
+        async def on_data(self, conn: Any, message: Any) -> None:
+            await conn.send(message)
+
+    return EchoHandler
+
+
 @dataclass
 class LiveServer:
     """A server task in its own thread; ``url`` is the base URL (ends with ``/``)."""
@@ -124,14 +136,16 @@ def build_ui_demo(server: Any) -> Any:
     from trioserve.items import Text
 
     demo = build_demo(server)
+    EchoHandler = _echo_handler_class()
     server.register("/", Text(XSS_VALUE), name=XSS_NAME, title=XSS_TITLE)
     # inside a script element "<!--<script>" would keep it open to the end of the document
     server.register("/", Text("comment"), name="comment", title=SCRIPT_COMMENT)
     many = [Widget(label=f"w{i}", level=i) for i in range(MANY)]
     for i, widget in enumerate(many):
         server.register("many", widget, name=f"item{i:05d}", title=f"widget number {i}")
-    server.register("tools", Widget(label="socket"), name="wsdemo", title="a websocket page")
-    server.set_item_field("tools/wsdemo", "_kind", "ROOT.WebSocketHandler")
+    server.register("tools", EchoHandler(), name="wsdemo", title="a websocket page")
+    # what the UI looks for; trioserve.ws does not mark its handlers yet (see the report)
+    server.set_item_field("tools/wsdemo", "_ws", "true")
     if JSROOT_DIR.is_dir():
         from trioserve.requests.jsroot import enable_jsroot
 

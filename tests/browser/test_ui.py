@@ -201,6 +201,12 @@ def test_websocket_items_link_to_their_page(page: Any, live_server: LiveServer) 
     link = row(page, "Objects/tools/wsdemo").locator("a.ws-link")
     assert link.inner_text() == "wsdemo"
     assert link.get_attribute("href") == "Objects/tools/wsdemo/"
+    with page.context.expect_page() as opened:
+        link.click()
+    handler_page = opened.value
+    handler_page.wait_for_selector("#ws-page")
+    assert handler_page.url == live_server.url + "Objects/tools/wsdemo/"
+    handler_page.close()
 
 
 def test_page_at_an_item_path_uses_relative_urls(page: Any, live_server: LiveServer) -> None:

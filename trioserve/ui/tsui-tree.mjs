@@ -14,7 +14,7 @@ export function isCommand(hitem) {
 }
 
 export function isWebSocket(hitem) {
-  return Boolean(hitem) && ('_ws' in hitem || /websocket/i.test(String(hitem._kind || '')));
+  return Boolean(hitem) && ('_ws' in hitem || /websocket|wshandler/i.test(String(hitem._kind || '')));
 }
 
 function isFolderOnly(hitem) {
@@ -150,7 +150,8 @@ export class Browser {
     li.append(ul);
     li.classList.add('open');
     this.appendChunk(ul, children, 0, names, depth + 1);
-    this.app.updateToolbar();
+    // fast commands found in members fetched just now get their toolbar buttons
+    if (children.some(c => isCommand(c) && c._fastcmd)) this.app.updateToolbar();
   }
 
   appendChunk(ul, children, start, names, depth) {
