@@ -19,8 +19,6 @@ import gzip
 import hashlib
 import json
 import re
-import statistics
-import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -457,17 +455,15 @@ async def test_client_headers_cannot_claim_a_user(fe: Variant) -> None:
 # ---------------------------------------------------------------------- connections
 
 
-async def test_reused_connections_do_not_stall(fe: Variant) -> None:
-    """With enablereuse (Apache) one FastCGI connection carries every request; without
-    TCP_NODELAY each would stall ~40 ms (FINDINGS §3)."""
-    times = []
+async def test_reused_connections_keep_answering(fe: Variant) -> None:
+    """With enablereuse (Apache) one FastCGI connection carries request after request.
+    (Speed -- the ~40 ms Nagle stall FINDINGS §3 measured without TCP_NODELAY -- belongs
+    to benchmarks/fastcgi.py; the engine's TCP_NODELAY is asserted in the listener tests.)"""
     async with client() as c:
         for _ in range(15):
-            start = time.perf_counter()
             r = await c.get(fe.base + "/Objects/demo/sample/root.json")
-            times.append(time.perf_counter() - start)
             assert r.status_code == 200
-    assert statistics.median(times) < 0.030, times
+            assert r.json()["_typename"]
 
 
 async def test_burst_of_parallel_requests(fe: Variant) -> None:
