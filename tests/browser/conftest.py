@@ -72,6 +72,7 @@ class LiveServer:
     """A server task in its own thread; ``url`` is the base URL (ends with ``/``)."""
 
     build: Callable[[Any], Any]
+    spec: str = "http:127.0.0.1:0"
     url: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     _token: trio.lowlevel.TrioToken | None = None
@@ -96,7 +97,7 @@ class LiveServer:
                 async with trio.open_nursery() as nursery:
                     if demo is not None:
                         nursery.start_soon(update_forever, demo)
-                    await nursery.start(server.serve, "http:127.0.0.1:0")
+                    await nursery.start(server.serve, self.spec)
                     host, port = server.addresses[0][:2]
                     self.url = f"http://{host}:{port}/"
                     ready.set()
@@ -173,8 +174,11 @@ def _playwright() -> Any:
 
 
 @pytest.fixture(scope="module")
-def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One Chromium per test module, with a fresh profile directory."""
+def browser_context(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Any]:
+    """One Chromium per test module, with a fresh profile directory (and the module's
+    ``HTTP_CREDENTIALS``, if it has any, for servers that ask for a login)."""
     chromium = require_tool("chromium", "/usr/bin/chromium")
     sync_playwright = _playwright()
     profile = tmp_path_factory.mktemp("chromium-profile")
@@ -185,6 +189,7 @@ def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             headless=True,
             args=CHROMIUM_FLAGS,
             viewport={"width": 1100, "height": 700},
+            http_credentials=getattr(request.module, "HTTP_CREDENTIALS", None),
             timeout=30_000,
         )
         try:
