@@ -117,6 +117,8 @@ class WebSocketHandler:
         """Called by ``Server.register``: remember where we live (for pages and logs)."""
         self._server = server
         self._path = path
+        # a field the browser UI reads to link the item to its page at ``<path>/``
+        server.set_item_field(path, "_ws", "true")
 
     @property
     def path(self) -> str | None:

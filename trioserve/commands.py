@@ -513,6 +513,13 @@ def validate_command(fn: Callable[..., Any]) -> list[inspect.Parameter]:
     return check_command_signature(fn)
 
 
+#: a small "play" triangle as an inline SVG, so a button shows something without any file
+DEFAULT_BUTTON_ICON = (
+    "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E"
+    "%3Cpath d='M4 2l10 6-10 6z' fill='%232a7'/%3E%3C/svg%3E"
+)
+
+
 def command_fields(
     params: Sequence[inspect.Parameter],
     *,
@@ -531,6 +538,8 @@ def command_fields(
     fields: dict[str, str] = {}
     if button:
         fields["_fastcmd"] = "true"
+        # JSROOT draws a toolbar button only from its icon: give buttons a visible default
+        icon = icon or DEFAULT_BUTTON_ICON
     if icon:
         fields["_icon"] = icon
     if params:

@@ -196,6 +196,15 @@ class Server:
     def remove_location(self, prefix: str) -> None:
         self.locations.remove(prefix)
 
+    def set_jsroot(
+        self, directory: str | os.PathLike[str], *, follow_symlinks: bool = False
+    ) -> Path:
+        """Serve a JSROOT distribution (e.g. npm's ``jsroot`` package) at ``jsrootsys/`` and
+        enable JSROOT's own page at ``jsroot.htm`` (``/?jsroot`` redirects there)."""
+        from trioserve.requests.jsroot import enable_jsroot
+
+        return enable_jsroot(self, directory, follow_symlinks=follow_symlinks)
+
     def on_missed_request(self, hook: MissedRequestHook | None) -> MissedRequestHook | None:
         """Install ROOT's ``MissedRequest`` hook (usable as a decorator)."""
         self.missed_request = hook

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import pytest
 
 from trioserve.commands import (
+    DEFAULT_BUTTON_ICON,
     MAX_ARG_BYTES,
     ArgumentError,
     bind_arguments,
@@ -233,10 +234,12 @@ def test_command_fields() -> None:
     }
     assert command_fields([], button=True, update_item=["hpx", "hpxpy"], hreload=True) == {
         "_fastcmd": "true",
+        "_icon": DEFAULT_BUTTON_ICON,  # JSROOT draws a button only from its icon
         "_update_item": "hpx;hpxpy",
         "_hreload": "true",
     }
-    assert command_fields([], icon="button;") == {"_fastcmd": "true"}
+    assert command_fields([], icon="button;") == {"_fastcmd": "true", "_icon": DEFAULT_BUTTON_ICON}
+    assert command_fields([], icon="x.png") == {"_icon": "x.png"}
 
 
 @pytest.mark.parametrize(

@@ -145,12 +145,8 @@ def build_ui_demo(server: Any) -> Any:
     for i, widget in enumerate(many):
         server.register("many", widget, name=f"item{i:05d}", title=f"widget number {i}")
     server.register("tools", EchoHandler(), name="wsdemo", title="a websocket page")
-    # what the UI looks for; trioserve.ws does not mark its handlers yet (see the report)
-    server.set_item_field("tools/wsdemo", "_ws", "true")
     if JSROOT_DIR.is_dir():
-        from trioserve.requests.jsroot import enable_jsroot
-
-        enable_jsroot(server, JSROOT_DIR)
+        server.set_jsroot(JSROOT_DIR)
     return demo
 
 

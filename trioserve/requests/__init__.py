@@ -39,10 +39,7 @@ NESTED_FORBIDDEN = frozenset(
         "multi.bin",
         "root.websocket",
         "root.longpoll",
+        "jsroot.htm",
+        "jsroot.html",
     }
 )
-
-
-def register_handlers(handlers: dict[str, Handler]) -> None:
-    """Let feature modules (commands, methods, websockets) add their request names."""
-    HANDLERS.update(handlers)

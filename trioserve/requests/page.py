@@ -3,7 +3,8 @@
 The page file is read from the package (``trioserve/ui/index.html``) or from
 ``server.default_page``; the token ``"$$$h.json$$$"`` (quotes included, as in ROOT) is
 replaced by the compact hierarchy of the request path so the page shows something without a
-second round trip. The embedded JSON escapes ``/``, so ``</script>`` cannot appear in it.
+second round trip. The embedded JSON escapes ``/`` and ``<``, so neither ``</script>`` nor
+``<!--`` can appear in it.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ async def index_page(ctx: RequestContext) -> Response:
     if PLACEHOLDER in template:
         hnode = await ctx.run(lambda: _hierarchy(ctx))
         embedded = dump_json(hnode, compact=True) if hnode is not None else "null"
+        # ``<`` as \u003c: no ``</script>`` nor ``<!--`` can end or confuse a script element
+        embedded = embedded.replace("<", "\\u003c")
         template = template.replace(PLACEHOLDER, embedded)
     return Response(content_type="text/html; charset=utf-8", body=template.encode())
 
