@@ -11,24 +11,9 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 
 import trio
-
-
-@dataclass
-class Small:
-    name: str = "obj"
-    title: str = "a small object"
-    count: int = 42
-    gain: float = 1.5
-    values: list[int] = field(default_factory=lambda: [1, 2, 3, 4])
-
-
-def rendered() -> bytes:
-    from trioserve.render import render_json
-
-    return render_json(Small()).encode()
+from _servers import Small, rendered  # the same object and bytes as root_json.py
 
 
 async def serve_trioserve(port: int) -> None:

@@ -122,6 +122,19 @@ def _th1_tail(
     }
 
 
+def _filled(weights: Any, *coordinates: Any) -> tuple[np.ndarray, ...]:
+    """The coordinate arrays and the weights of a ``fill_many``, as float64 of one length,
+    with every entry that has a NaN coordinate dropped (ROOT skips those too)."""
+    arrays = [np.asarray(c, dtype=np.float64).ravel() for c in coordinates]
+    if any(a.shape != arrays[0].shape for a in arrays):
+        raise ValueError("xs and ys must have the same length")
+    w = np.broadcast_to(
+        np.asarray(1.0 if weights is None else weights, dtype=np.float64), arrays[0].shape
+    )
+    ok = ~np.logical_or.reduce([np.isnan(a) for a in arrays])
+    return (*(a[ok] for a in arrays), w[ok])
+
+
 def _bin_index(values: np.ndarray, nbins: int, lo: float, hi: float) -> np.ndarray:
     """ROOT's FindBin, vectorised: 0 underflow, 1..nbins, nbins+1 overflow."""
     scale = nbins / (hi - lo)
@@ -186,12 +199,7 @@ class Hist1D:
 
     def fill_many(self, values: Any, weights: Any = None) -> None:
         """Add many values at once (vectorised); ``weights`` is a scalar or one per value."""
-        xs = np.asarray(values, dtype=np.float64).ravel()
-        w = np.broadcast_to(
-            np.asarray(1.0 if weights is None else weights, dtype=np.float64), xs.shape
-        )
-        ok = ~np.isnan(xs)
-        xs, w = xs[ok], w[ok]
+        xs, w = _filled(weights, values)
         idx = _bin_index(xs, self.nbins, self.xmin, self.xmax)
         inrange = (idx >= 1) & (idx <= self.nbins)
         wi, xi = w[inrange], xs[inrange]
@@ -295,15 +303,7 @@ class Hist2D:
         self.fill_many([x], [y], weight)
 
     def fill_many(self, xs: Any, ys: Any, weights: Any = None) -> None:
-        x = np.asarray(xs, dtype=np.float64).ravel()
-        y = np.asarray(ys, dtype=np.float64).ravel()
-        if x.shape != y.shape:
-            raise ValueError("xs and ys must have the same length")
-        w = np.broadcast_to(
-            np.asarray(1.0 if weights is None else weights, dtype=np.float64), x.shape
-        )
-        ok = ~(np.isnan(x) | np.isnan(y))
-        x, y, w = x[ok], y[ok], w[ok]
+        x, y, w = _filled(weights, xs, ys)
         ix = _bin_index(x, self.nx, self.xmin, self.xmax)
         iy = _bin_index(y, self.ny, self.ymin, self.ymax)
         flat = ix * (self.ny + 2) + iy
@@ -387,15 +387,7 @@ class Profile:
         self.fill_many([x], [y], weight)
 
     def fill_many(self, xs: Any, ys: Any, weights: Any = None) -> None:
-        x = np.asarray(xs, dtype=np.float64).ravel()
-        y = np.asarray(ys, dtype=np.float64).ravel()
-        if x.shape != y.shape:
-            raise ValueError("xs and ys must have the same length")
-        w = np.broadcast_to(
-            np.asarray(1.0 if weights is None else weights, dtype=np.float64), x.shape
-        )
-        ok = ~(np.isnan(x) | np.isnan(y))
-        x, y, w = x[ok], y[ok], w[ok]
+        x, y, w = _filled(weights, xs, ys)
         n = self.nbins + 2
         idx = _bin_index(x, self.nbins, self.xmin, self.xmax)
         parts = [np.bincount(idx, weights=v, minlength=n) for v in (w * y, w * y * y, w, w * w)]

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import trio
 
+from trioserve.spec import EngineSpec
+
 __all__ = [
     "ACCEPT_RETRY_DELAY",
     "DEFAULT_BACKLOG",
@@ -178,6 +180,21 @@ async def open_unix_listener(
         sock.close()
         raise
     return trio.SocketListener(sock), UnixSocketFile(path, info.st_dev, info.st_ino)
+
+
+async def open_listeners(
+    spec: EngineSpec, *, socket_mode: int = 0o600
+) -> tuple[list[trio.SocketListener], object, UnixSocketFile | None]:
+    """Bind what an engine spec names: a unix socket (``spec.path``) or ``host:port``.
+
+    Returns the listeners, the address to report from ``task_status.started()`` (the socket
+    path, or the real ``(host, port)``) and the socket file to remove on shutdown (if any).
+    """
+    if spec.path is not None:
+        listener, socket_file = await open_unix_listener(spec.path, mode=socket_mode)
+        return [listener], spec.path, socket_file
+    listeners, address = await open_tcp_listeners(spec.host, spec.port)
+    return listeners, address, None
 
 
 async def accept_forever(

@@ -43,8 +43,7 @@ from trioserve.call import Call, Response, error_response
 from trioserve.debugpage import render_debug_page
 from trioserve.engines._listen import (
     accept_forever,
-    open_tcp_listeners,
-    open_unix_listener,
+    open_listeners,
     peer_name,
 )
 from trioserve.engines.base import EngineContext
@@ -275,14 +274,7 @@ async def serve_fastcgi(
     on shutdown. Binding errors raise here, before ``started()``.
     """
     options = _Options.from_spec(spec)
-    socket_file = None
-    address: object
-    if spec.path is not None:
-        listener, socket_file = await open_unix_listener(spec.path, mode=options.socket_mode)
-        listeners = [listener]
-        address = spec.path
-    else:
-        listeners, address = await open_tcp_listeners(spec.host, spec.port)
+    listeners, address, socket_file = await open_listeners(spec, socket_mode=options.socket_mode)
     connections = trio.CapacityLimiter(options.max_connections)
     access = AccessLog(spec.options.get("log") or None, tag=spec.text)
     log.info("FastCGI engine listening on %s", address)

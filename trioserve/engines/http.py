@@ -67,10 +67,8 @@ import trio
 from trioserve.accesslog import AccessLog
 from trioserve.engines._http_conn import HttpConnection
 from trioserve.engines._listen import (
-    UnixSocketFile,
     accept_forever,
-    open_tcp_listeners,
-    open_unix_listener,
+    open_listeners,
 )
 from trioserve.engines.base import Authenticator, EngineContext
 from trioserve.errors import SpecError
@@ -178,14 +176,7 @@ async def serve_http(
     """Serve HTTP on ``spec`` until cancelled; see the module docstring for the contract."""
     options = HttpOptions.from_spec(spec)
     authenticator = ctx.make_authenticator(spec)
-    socket_file: UnixSocketFile | None = None
-    address: object
-    if spec.path is not None:
-        listener, socket_file = await open_unix_listener(spec.path, mode=options.socket_mode)
-        listeners = [listener]
-        address = spec.path
-    else:
-        listeners, address = await open_tcp_listeners(spec.host, spec.port)
+    listeners, address, socket_file = await open_listeners(spec, socket_mode=options.socket_mode)
     try:
         access = AccessLog(options.log)
     except BaseException:
