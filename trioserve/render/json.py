@@ -113,13 +113,20 @@ def parse_compact(compact: int) -> Compact:
     return Compact(fmt=fmt, arrays=arrays, typeinfo=(level // 100) % 10 != 1)
 
 
+#: the C string quoter behind ``json.dumps(s, ensure_ascii=False)``, without its per-call
+#: Python overhead (strings are most of what a typical object renders)
+_encode_basestring = getattr(_stdjson.encoder, "c_encode_basestring", None) or (
+    _stdjson.encoder.py_encode_basestring
+)
+
+
 def fmt_str(s: str) -> str:
     """A JSON string literal: valid UTF-8, ``/`` escaped, JS line separators escaped."""
     try:
         s.encode("utf-8")
     except UnicodeEncodeError:
         s = _SURROGATE.sub("\ufffd", s)
-    text = _stdjson.dumps(s, ensure_ascii=False)
+    text = _encode_basestring(s)
     if "/" in text:
         text = text.replace("/", "\\/")
     if "\u2028" in text or "\u2029" in text:
