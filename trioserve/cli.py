@@ -12,12 +12,14 @@ import trio
 __all__ = ["main"]
 
 
-async def _run_demo(spec: str, quiet: bool) -> None:
+async def _run_demo(spec: str, quiet: bool, jsroot: str | None = None) -> None:
     from trioserve.demo import build_demo, update_forever
     from trioserve.server import Server
 
     server = Server(top_name="demo")
     demo = build_demo(server)
+    if jsroot:
+        server.set_jsroot(jsroot)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_stop_on_signal, nursery.cancel_scope)
         nursery.start_soon(update_forever, demo)
@@ -61,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="extra engine spec, e.g. socket:/tmp/demo.socket or fastcgi:9000",
     )
+    demo.add_argument(
+        "--jsroot",
+        metavar="DIR",
+        help="a JSROOT distribution (e.g. npm's jsroot package) for /jsroot.htm",
+    )
     demo.add_argument("-q", "--quiet", action="store_true")
     htd = sub.add_parser("htdigest", help="create or update a digest password file", add_help=False)
     htd.add_argument("args", nargs=argparse.REMAINDER)
@@ -75,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     host = f"[{args.host}]" if ":" in args.host else args.host
     spec = ";".join([f"http:{host}:{args.port}", *args.spec])
     try:
-        trio.run(_run_demo, spec, args.quiet)
+        trio.run(_run_demo, spec, args.quiet, args.jsroot)
     except OSError as exc:
         print(f"trioserve: cannot start: {exc}", file=sys.stderr)
         return 1

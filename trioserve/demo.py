@@ -16,6 +16,7 @@ import trio
 from trioserve.histograms import Hist1D, Hist2D
 from trioserve.items import Text
 from trioserve.server import Server
+from trioserve.ws import Connection, WebSocketHandler
 
 __all__ = ["Demo", "build_demo", "update_forever"]
 
@@ -99,7 +100,40 @@ def build_demo(server: Server, seed: int = 1) -> Demo:
     )
     server.set_item_field("/", "_drawopt", "[hist,colz]")
     _register_demo_commands(server, demo)
+    server.register("/", DemoEcho("echo", "websocket echo: open /echo/"))
     return demo
+
+
+_ECHO_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>echo</title></head>
+<body><h1>websocket echo</h1>
+<form id="f"><input id="msg" value="hello" autofocus> <button>send</button></form>
+<pre id="log"></pre>
+<script type="module">
+// relative URL: works under any prefix; falls back to nothing fancy, this is a demo
+const url = new URL("root.websocket", location.href);
+url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+const ws = new WebSocket(url);
+const log = (text) => { document.getElementById("log").textContent += text + "\\n"; };
+ws.onopen = () => log("connected");
+ws.onmessage = (event) => log("echo: " + event.data);
+ws.onclose = (event) => log("closed " + event.code);
+document.getElementById("f").onsubmit = (event) => {
+  event.preventDefault();
+  ws.send(document.getElementById("msg").value);
+};
+</script></body></html>
+"""
+
+
+class DemoEcho(WebSocketHandler):
+    """Echoes every message back: the fixed-path handler for quick websocket checks
+    (``ws://127.0.0.1:8080/echo/root.websocket``; long-poll at ``/echo/root.longpoll``)."""
+
+    page = _ECHO_PAGE
+
+    async def on_data(self, conn: Connection, message: str | bytes) -> None:
+        await conn.send(message)
 
 
 def _register_demo_commands(server: Server, demo: Demo) -> None:

@@ -9,6 +9,7 @@ import sys
 import time
 
 import httpx
+from websockets.sync.client import connect
 
 
 def test_demo_serves_live_objects_and_stops_on_ctrl_c() -> None:
@@ -38,6 +39,15 @@ def test_demo_serves_live_objects_and_stops_on_ctrl_c() -> None:
         assert gain.json() == 1.5
         page = httpx.get(base + "/", timeout=10)
         assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        reset = httpx.get(base + "/commands/reset/cmd.json", timeout=10)
+        assert reset.status_code == 200 and reset.json() is True
+        with connect(base.replace("http:", "ws:") + "/echo/root.websocket", open_timeout=10) as ws:
+            ws.send("hello")
+            assert ws.recv(timeout=10) == "hello"
+            ws.send(b"\x00\x01")
+            assert ws.recv(timeout=10) == b"\x00\x01"
+        echo_page = httpx.get(base + "/echo/", timeout=10)
+        assert "root.websocket" in echo_page.text
         proc.send_signal(signal.SIGINT)
         started = time.monotonic()
         assert proc.wait(timeout=5) == 0
