@@ -107,7 +107,13 @@ class Client:
     """Fetch ``target`` (raw, as it would appear on the request line) as ``user``."""
 
     async def fetch(
-        self, target: str, user: str, *, method: str = "GET", body: bytes = b""
+        self,
+        target: str,
+        user: str,
+        *,
+        method: str = "GET",
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
     ) -> Reply:
         raise NotImplementedError
 
@@ -117,13 +123,19 @@ class HttpClients(Client):
         self.clients = clients
 
     async def fetch(
-        self, target: str, user: str, *, method: str = "GET", body: bytes = b""
+        self,
+        target: str,
+        user: str,
+        *,
+        method: str = "GET",
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
     ) -> Reply:
         client = self.clients[user]
         # a raw target: httpx keeps percent-escapes and dot segments as given
         url = httpx.URL(str(client.base_url).rstrip("/") + target)
         with trio.fail_after(TIMEOUT):
-            r = await client.request(method, url, content=body)
+            r = await client.request(method, url, content=body, headers=headers)
         return Reply(r.status_code, r.headers.get("content-type", ""), r.content, dict(r.headers))
 
 
@@ -135,7 +147,13 @@ class FastCgiClient(Client):
         self.address = address
 
     async def fetch(
-        self, target: str, user: str, *, method: str = "GET", body: bytes = b""
+        self,
+        target: str,
+        user: str,
+        *,
+        method: str = "GET",
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
     ) -> Reply:
         path, _, query = target.partition("?")
         params = {
@@ -147,6 +165,8 @@ class FastCgiClient(Client):
             "SERVER_PROTOCOL": "HTTP/1.1",
             "REMOTE_ADDR": "127.0.0.1",
         }
+        for name, value in (headers or {}).items():
+            params["HTTP_" + name.upper().replace("-", "_")] = value
         if user != "anonymous":
             params["REMOTE_USER"] = user
             params["AUTH_TYPE"] = "Digest"
@@ -175,12 +195,12 @@ class FastCgiClient(Client):
                     if done:
                         break
         head, _, payload = bytes(out).partition(b"\r\n\r\n")
-        headers: dict[str, str] = {}
+        reply_headers: dict[str, str] = {}
         for line in head.decode("latin-1").split("\r\n"):
             name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        status = int(headers.get("status", "200").split()[0])
-        return Reply(status, headers.get("content-type", ""), payload, headers)
+            reply_headers[name.strip().lower()] = value.strip()
+        status = int(reply_headers.get("status", "200").split()[0])
+        return Reply(status, reply_headers.get("content-type", ""), payload, reply_headers)
 
 
 @asynccontextmanager
