@@ -196,6 +196,12 @@ class Server:
     def remove_location(self, prefix: str) -> None:
         self.locations.remove(prefix)
 
+    def set_default_page(self, path: str | os.PathLike[str] | None = None) -> None:
+        """Serve this HTML file at ``/`` (and ``index.htm``) instead of the built-in page;
+        ``"$$$h.json$$$"`` in it (quotes included) is replaced by the hierarchy, as in ROOT.
+        ``None`` restores the built-in page."""
+        self.default_page = os.fspath(path) if path is not None else None
+
     def set_jsroot(
         self, directory: str | os.PathLike[str], *, follow_symlinks: bool = False
     ) -> Path:

@@ -102,3 +102,19 @@ async def test_examples_run_and_serve(example: str) -> None:
     finally:
         proc.kill()
         await trio.to_thread.run_sync(proc.communicate)
+
+
+async def test_custom_default_page(nursery: trio.Nursery, short_tmp: Path) -> None:
+    page = short_tmp / "custom.htm"
+    page.write_text('<script>const h = "$$$h.json$$$";</script><p>custom</p>')
+    server = Server(top_name="mine")
+    server.register("/", Sample(title="</script><b>x"))
+    server.set_default_page(page)
+    await nursery.start(server.serve, "http:0")
+    host, port = server.addresses[0][:2]
+    async with httpx.AsyncClient(base_url=f"http://{host}:{port}") as client:
+        reply = await client.get("/")
+        assert "<p>custom</p>" in reply.text and '"_name":"mine"' in reply.text
+        assert reply.text.count("</script>") == 1  # the title cannot close the script
+        server.set_default_page(None)
+        assert "<p>custom</p>" not in (await client.get("/")).text

@@ -9,6 +9,7 @@ second round trip. The embedded JSON escapes ``/`` and ``<``, so neither ``</scr
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 from pathlib import Path
 
@@ -21,8 +22,15 @@ PLACEHOLDER = '"$$$h.json$$$"'
 
 
 def page_template(path: str | None) -> str:
+    """The program's own page (read on every request, so editing it needs no restart) or
+    the built-in one (read once)."""
     if path:
         return Path(path).read_text(encoding="utf-8")
+    return _builtin_page()
+
+
+@functools.cache
+def _builtin_page() -> str:
     return resources.files("trioserve.ui").joinpath("index.html").read_text(encoding="utf-8")
 
 
@@ -32,11 +40,6 @@ async def index_page(ctx: RequestContext) -> Response:
     ws_page = await handler_page(ctx)
     if ws_page is not None:
         return ws_page
-    hook = getattr(ctx.server, "handler_page", None)
-    if hook is not None:
-        page = await hook(ctx)
-        if page is not None:
-            return page
     template = page_template(ctx.server.default_page)
     if PLACEHOLDER in template:
         hnode = await ctx.run(lambda: _hierarchy(ctx))
