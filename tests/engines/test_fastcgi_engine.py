@@ -699,7 +699,8 @@ async def test_unix_socket_lifecycle(app: App, short_tmp: Path) -> None:
 
 # ---------------------------------------------------------------- real front-end captures
 
-CAPTURES = Path("/work/shared/reference/fastcgi-frontends/fixtures")
+#: copies of the shared reference captures (see captures/README.md)
+CAPTURES = Path(__file__).resolve().parents[1] / "fcgi" / "captures"
 
 
 def load_capture(name: str) -> list[bytes]:
@@ -721,7 +722,6 @@ async def describe(call: Call) -> Response:
     return Response(body=json.dumps(info).encode())
 
 
-@pytest.mark.skipif(not CAPTURES.is_dir(), reason="shared captures not present")
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
