@@ -52,6 +52,13 @@ async def _stop_on_signal(scope: trio.CancelScope) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["htdigest"]:
+        # its options (-c, --password-stdin...) belong to it: argparse's REMAINDER would
+        # reject them before the sub-command could see them
+        from trioserve.auth.htdigest import main as htdigest_main
+
+        return htdigest_main(argv[1:])
     parser = argparse.ArgumentParser(prog="trioserve", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="serve a live demo object tree")
@@ -69,15 +76,11 @@ def main(argv: list[str] | None = None) -> int:
         help="a JSROOT distribution (e.g. npm's jsroot package) for /jsroot.htm",
     )
     demo.add_argument("-q", "--quiet", action="store_true")
-    htd = sub.add_parser("htdigest", help="create or update a digest password file", add_help=False)
-    htd.add_argument("args", nargs=argparse.REMAINDER)
+    sub.add_parser(
+        "htdigest", help="create or update a digest password file (trioserve htdigest --help)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-
-    if args.command == "htdigest":
-        from trioserve.auth.htdigest import main as htdigest_main
-
-        return htdigest_main(args.args)
 
     host = f"[{args.host}]" if ":" in args.host else args.host
     spec = ";".join([f"http:{host}:{args.port}", *args.spec])
