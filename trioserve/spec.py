@@ -47,7 +47,9 @@ _HTTP_LIKE = _COMMON | {
 ENGINE_OPTIONS: dict[str, frozenset[str]] = {
     "http": frozenset(_HTTP_LIKE),
     "socket": frozenset(_HTTP_LIKE | {"socket_mode"}),
-    "fastcgi": frozenset(_COMMON | {"loopback", "bind", "socket_mode", "max_body", "max_params"}),
+    "fastcgi": frozenset(
+        _COMMON | {"loopback", "bind", "socket_mode", "max_body", "max_params", "idle_timeout"}
+    ),
 }
 _KIND_ALIASES = {
     "": "http",

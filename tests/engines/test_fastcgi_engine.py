@@ -761,3 +761,20 @@ async def test_captured_front_end_streams_replayed(
     finally:
         await client.aclose()
     assert seen == expected
+
+
+async def test_idle_connections_are_closed_but_busy_ones_are_not(
+    nursery: trio.Nursery, app: App
+) -> None:
+    """idle_timeout counts only while nothing is in flight: a request that takes longer
+    than the timeout still gets its answer on the same connection."""
+    address = await start_engine(nursery, "fastcgi:0?idle_timeout=0.2", app.handle)
+    client = await RawClient.connect(address)
+    with trio.fail_after(TIMEOUT):
+        await client.send(request_bytes(1, params_for("/wait")))
+        await trio.sleep(0.5)  # longer than idle_timeout, with a request in flight
+        app.release.set()
+        reply = (await client.replies(1))[1]
+        assert reply.status == 200 and reply.end == (0, 0)
+        # now nothing is in flight: the engine closes the connection after 0.2 s
+        await client.assert_closed()

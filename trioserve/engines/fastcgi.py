@@ -51,6 +51,7 @@ from trioserve.errors import RequestError, SpecError
 from trioserve.spec import EngineSpec
 
 __all__ = [
+    "DEFAULT_IDLE_TIMEOUT",
     "DEFAULT_MAX_BODY",
     "DEFAULT_MAX_CONNECTIONS",
     "app_path",
@@ -64,6 +65,9 @@ log = logging.getLogger("trioserve.fastcgi")
 #: largest request body we buffer for one request (413 beyond it)
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 DEFAULT_MAX_CONNECTIONS = 1000
+#: seconds a connection with no request in flight may stay silent before we close it;
+#: long, because Apache keeps reused (enablereuse) connections open between requests
+DEFAULT_IDLE_TIMEOUT = 600.0
 #: replies up to this size (head + body) are written with a single send
 _SMALL_REPLY = 64 * 1024
 #: a large body is written in slices of this size, each under the send lock
@@ -236,6 +240,7 @@ class _Options:
     max_connections: int
     limiter: trio.CapacityLimiter | None
     socket_mode: int
+    idle_timeout: float
 
     @classmethod
     def from_spec(cls, spec: EngineSpec) -> _Options:
@@ -257,6 +262,7 @@ class _Options:
             max_connections=spec.int_option("max_connections", DEFAULT_MAX_CONNECTIONS),
             limiter=limiter,
             socket_mode=socket_mode,
+            idle_timeout=spec.float_option("idle_timeout", DEFAULT_IDLE_TIMEOUT),
         )
 
 
@@ -337,6 +343,8 @@ class _Connection:
         self.send_lock = trio.Lock()
         self.requests: dict[int, _Request] = {}
         self.nursery: trio.Nursery | None = None
+        #: when the last request ended (or the connection opened), for the idle timeout
+        self.last_activity = trio.current_time()
 
     # ------------------------------------------------------------ plumbing
 
@@ -378,6 +386,24 @@ class _Connection:
 
     # ------------------------------------------------------------ reading
 
+    async def _receive_or_idle(self) -> bytes | None:
+        """The next bytes (``b""`` at EOF), or None once the connection has had nothing in
+        flight and received nothing for ``idle_timeout`` seconds."""
+        limit = self.options.idle_timeout
+        while True:
+            with trio.move_on_after(limit) as waited:
+                try:
+                    return await self.stream.receive_some(_READ_SIZE)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    return b""
+            if waited.cancelled_caught and not self.requests:
+                quiet = trio.current_time() - self.last_activity
+                if quiet >= limit:
+                    return None
+                limit = self.options.idle_timeout - quiet
+            else:
+                limit = self.options.idle_timeout
+
     async def _read_loop(self) -> None:
         conn = self.conn
         while True:
@@ -390,10 +416,16 @@ class _Connection:
                 await self._send(conn.data_to_send())
                 if conn.must_close:
                     return
-                try:
-                    data = await self.stream.receive_some(_READ_SIZE)
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    data = b""
+                # a connection with nothing in flight may idle only so long: front-ends
+                # that died without closing (or leaked connections) must not pile up
+                data = await self._receive_or_idle()
+                if data is None:
+                    log.info(
+                        "closing FastCGI connection from %s: idle for %.0f s",
+                        self.peer,
+                        self.options.idle_timeout,
+                    )
+                    return
                 conn.receive_data(data)
             elif isinstance(event, fcgi.ConnectionClosed):
                 return  # the front-end went away: cancel only this connection's requests
@@ -455,6 +487,7 @@ class _Connection:
             await self._send_locked(data)
         if self.requests.get(request.rid) is request:  # the id may already be reused
             del self.requests[request.rid]
+        self.last_activity = trio.current_time()
         if self.conn.must_close:
             self._close_soon()
 
