@@ -48,7 +48,8 @@ ENGINE_OPTIONS: dict[str, frozenset[str]] = {
     "http": frozenset(_HTTP_LIKE),
     "socket": frozenset(_HTTP_LIKE | {"socket_mode"}),
     "fastcgi": frozenset(
-        _COMMON | {"loopback", "bind", "socket_mode", "max_body", "max_params", "idle_timeout"}
+        _COMMON
+        | {"loopback", "bind", "socket_mode", "max_body", "max_params", "idle_timeout", "grace"}
     ),
 }
 _KIND_ALIASES = {

@@ -778,3 +778,56 @@ async def test_idle_connections_are_closed_but_busy_ones_are_not(
         assert reply.status == 200 and reply.end == (0, 0)
         # now nothing is in flight: the engine closes the connection after 0.2 s
         await client.assert_closed()
+
+
+async def run_stoppable_engine(
+    nursery: trio.Nursery, spec: str, app: App
+) -> tuple[Any, trio.CancelScope, trio.Event]:
+    """An engine in its own cancel scope, so a test can stop it and keep talking."""
+    scope = trio.CancelScope()
+    stopped = trio.Event()
+
+    async def run(task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
+        with scope:
+            async with trio.open_nursery() as engine:
+                task_status.started(await start_engine(engine, spec, app.handle))
+        stopped.set()
+
+    return await nursery.start(run), scope, stopped
+
+
+async def test_shutdown_lets_requests_in_flight_finish(nursery: trio.Nursery, app: App) -> None:
+    """Cancelling the engine closes idle connections at once, while a request in flight
+    still gets its reply (within ``grace``) before its connection closes."""
+    address, scope, stopped = await run_stoppable_engine(nursery, "fastcgi:0?grace=5", app)
+    busy = await RawClient.connect(address)
+    idle = await RawClient.connect(address)
+    await busy.send(request_bytes(1, params_for("/wait")))
+    with trio.fail_after(TIMEOUT):
+        while not app.calls:
+            await trio.sleep(0.005)
+        await trio.sleep(0.05)  # let the engine take the idle connection too
+        scope.cancel()
+        await idle.assert_closed()  # nothing in flight: closed at once
+        assert not stopped.is_set()  # the busy request holds the engine open
+        app.release.set()
+        reply = (await busy.replies(1))[1]
+        assert reply.status == 200 and reply.body == b"released"
+        await busy.assert_closed()
+        await stopped.wait()  # long before the 5 s grace
+    assert app.cancelled == []
+    with pytest.raises(OSError):
+        await trio.open_tcp_stream(*address)  # the listener is gone
+
+
+async def test_shutdown_grace_is_bounded(nursery: trio.Nursery, app: App) -> None:
+    address, scope, stopped = await run_stoppable_engine(nursery, "fastcgi:0?grace=0.2", app)
+    client = await RawClient.connect(address)
+    await client.send(request_bytes(1, params_for("/wait")))  # never released
+    with trio.fail_after(TIMEOUT):
+        while not app.calls:
+            await trio.sleep(0.005)
+        scope.cancel()
+        await stopped.wait()  # the engine ends although the request never finished
+        await client.assert_closed()
+    assert app.cancelled == ["/wait"]

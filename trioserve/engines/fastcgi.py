@@ -51,6 +51,7 @@ from trioserve.errors import RequestError, SpecError
 from trioserve.spec import EngineSpec
 
 __all__ = [
+    "DEFAULT_GRACE",
     "DEFAULT_IDLE_TIMEOUT",
     "DEFAULT_MAX_BODY",
     "DEFAULT_MAX_CONNECTIONS",
@@ -68,6 +69,8 @@ DEFAULT_MAX_CONNECTIONS = 1000
 #: seconds a connection with no request in flight may stay silent before we close it;
 #: long, because Apache keeps reused (enablereuse) connections open between requests
 DEFAULT_IDLE_TIMEOUT = 600.0
+#: seconds requests in flight get to finish when the engine shuts down
+DEFAULT_GRACE = 2.0
 #: replies up to this size (head + body) are written with a single send
 _SMALL_REPLY = 64 * 1024
 #: a large body is written in slices of this size, each under the send lock
@@ -241,6 +244,7 @@ class _Options:
     limiter: trio.CapacityLimiter | None
     socket_mode: int
     idle_timeout: float
+    grace: float
 
     @classmethod
     def from_spec(cls, spec: EngineSpec) -> _Options:
@@ -263,6 +267,7 @@ class _Options:
             limiter=limiter,
             socket_mode=socket_mode,
             idle_timeout=spec.float_option("idle_timeout", DEFAULT_IDLE_TIMEOUT),
+            grace=spec.float_option("grace", DEFAULT_GRACE),
         )
 
 
@@ -284,12 +289,25 @@ async def serve_fastcgi(
     connections = trio.CapacityLimiter(options.max_connections)
     access = AccessLog(spec.options.get("log") or None, tag=spec.text)
     log.info("FastCGI engine listening on %s", address)
+    live: set[_Connection] = set()
+    shutdown_deadline: float | None = None
+
+    async def handler(stream: trio.SocketStream) -> None:
+        connection = _Connection(ctx, options, access, stream)
+        # Shielded: cancelling the engine must not cut a reply in half. Shutdown gives the
+        # connection's requests ``grace`` seconds instead (see _Connection.shut_down).
+        with trio.CancelScope(shield=True) as scope:
+            connection.scope = scope
+            live.add(connection)
+            if shutdown_deadline is not None:
+                connection.shut_down(shutdown_deadline)
+            try:
+                await connection.serve()
+            finally:
+                live.discard(connection)
+
     try:
         async with trio.open_nursery() as nursery:
-
-            async def handler(stream: trio.SocketStream) -> None:
-                await _Connection(ctx, options, access, stream).serve()
-
             for one in listeners:
                 nursery.start_soon(
                     functools.partial(
@@ -297,6 +315,16 @@ async def serve_fastcgi(
                     )
                 )
             task_status.started(address)
+            try:
+                await trio.sleep_forever()
+            finally:
+                # listeners first (new connects are refused), then the connections: idle
+                # ones close now, busy ones when their requests end or the grace runs out
+                for one in listeners:
+                    one.socket.close()
+                shutdown_deadline = trio.current_time() + options.grace
+                for connection in list(live):
+                    connection.shut_down(shutdown_deadline)
     finally:
         access.close()
         for one in listeners:
@@ -345,6 +373,20 @@ class _Connection:
         self.nursery: trio.Nursery | None = None
         #: when the last request ended (or the connection opened), for the idle timeout
         self.last_activity = trio.current_time()
+        #: the shielded scope the engine runs this connection in (see serve_fastcgi)
+        self.scope: trio.CancelScope | None = None
+        self.shutting_down = False
+
+    def shut_down(self, deadline: float) -> None:
+        """Engine shutdown: close now when idle, else once the requests in flight are
+        answered, and in any case at ``deadline``."""
+        self.shutting_down = True
+        if self.scope is None:
+            return
+        if not self.requests:
+            self.scope.cancel()
+        else:
+            self.scope.deadline = min(self.scope.deadline, deadline)
 
     # ------------------------------------------------------------ plumbing
 
@@ -488,7 +530,7 @@ class _Connection:
         if self.requests.get(request.rid) is request:  # the id may already be reused
             del self.requests[request.rid]
         self.last_activity = trio.current_time()
-        if self.conn.must_close:
+        if self.conn.must_close or (self.shutting_down and not self.requests):
             self._close_soon()
 
     async def _reply_early(self, request: _Request, response: Response | None) -> None:
