@@ -133,6 +133,7 @@ async def test_pages_and_plain_gets(served: Served) -> None:
         plain = await http.get(served.http("/rec/root.websocket"))
         assert plain.status_code == 426
         assert plain.headers["sec-websocket-version"] == "13"
+        assert plain.headers["upgrade"] == "websocket"  # RFC 9110 §15.5.22
         assert (await http.get(served.http("/secret/root.websocket"))).status_code == 404
 
 

@@ -82,7 +82,9 @@ def response_headers(
         headers.append(("Content-Length", str(length)))
     for name, value in response.headers:
         lower = name.lower()
-        if lower in ENGINE_OWNED_HEADERS or lower == "content-type":
+        if lower == "upgrade" and response.status == 426:
+            pass  # RFC 9110 §15.5.22: a 426 names the protocol to switch to
+        elif lower in ENGINE_OWNED_HEADERS or lower == "content-type":
             continue
         headers.append((name, value))
     if close:
