@@ -23,3 +23,36 @@ def test_ruff_check() -> None:
 def test_ruff_format() -> None:
     result = _ruff("format", "--check", ".")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+#: the sans-IO cores are held to mypy --strict (STYLE.md); the rest to plain mypy
+STRICT = [
+    "fcgi",
+    "trioserve/policy.py",
+    "trioserve/auth",
+    "trioserve/tree.py",
+    "trioserve/hierarchy.py",
+    "trioserve/call.py",
+    "trioserve/spec.py",
+    "trioserve/render",
+]
+
+
+def _mypy(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-error-summary", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_mypy_strict_on_the_sans_io_cores() -> None:
+    result = _mypy("--strict", *STRICT)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_on_the_package_and_examples() -> None:
+    result = _mypy("trioserve", "examples")
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -93,16 +93,16 @@ class WebSocketHandler:
         self._token: trio.lowlevel.TrioToken | None = None
 
     # -- events: override these -------------------------------------------------------
-    def on_connect(self, request: ConnectRequest) -> bool:
+    def on_connect(self, request: ConnectRequest) -> bool | Awaitable[bool]:
         return True
 
-    def on_ready(self, conn: Connection) -> None:
+    def on_ready(self, conn: Connection) -> Awaitable[None] | None:
         return None
 
-    def on_data(self, conn: Connection, message: Message) -> None:
+    def on_data(self, conn: Connection, message: str | bytes) -> Awaitable[None] | None:
         return None
 
-    def on_close(self, conn: Connection) -> None:
+    def on_close(self, conn: Connection) -> Awaitable[None] | None:
         return None
 
     def select_subprotocol(self, offered: Sequence[str]) -> str | None:

@@ -78,8 +78,8 @@ class _Handover(trio.abc.Stream):
         await self._released.wait()
         if self._trailing:
             data, self._trailing = self._trailing, b""
-            return data
-        return await self.stream.receive_some(max_bytes)
+            return bytes(data)
+        return bytes(await self.stream.receive_some(max_bytes))
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         async with self._lock:

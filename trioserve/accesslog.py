@@ -40,7 +40,7 @@ def clf_time(when: float) -> str:
 
 def _escape(text: str) -> str:
     # like Apache: quotes, backslashes and anything non-printable as \\xHH
-    out = []
+    out: list[str] = []
     for ch in text:
         code = ord(ch)
         if ch in '"\\' or code < 0x20 or code >= 0x7F:

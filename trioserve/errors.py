@@ -15,6 +15,11 @@ dispatcher; protocol cores (``fcgi``, digest) have their own typed errors that e
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from trioserve.call import Response
+
 __all__ = ["ConfigError", "RegistrationError", "RequestError", "SpecError", "TrioserveError"]
 
 
@@ -41,7 +46,7 @@ class RequestError(TrioserveError):
         self.code = code
         self.message = message
 
-    def to_response(self):  # type: ignore[no-untyped-def]
+    def to_response(self) -> Response:
         from trioserve.call import error_response
 
         return error_response(self.status, self.code, self.message)

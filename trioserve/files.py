@@ -407,7 +407,7 @@ class FileBody:
                 raise FileChangedError(f"{self._path} shrank while being served")
             self._remaining -= len(data)
             if self._compressor is None:
-                return data
+                return bytes(data)
             out = self._compressor.compress(data)
             if out:
                 return out

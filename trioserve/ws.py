@@ -83,7 +83,7 @@ def registry(server: Server) -> Registry:
         if timeout is not None:
             reg.websocket.websocket_timeout = float(timeout)
         server._ws_registry = reg  # type: ignore[attr-defined]
-    return reg  # type: ignore[no-any-return]
+    return reg
 
 
 def configure(server: Server, **settings: Any) -> None:

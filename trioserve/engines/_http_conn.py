@@ -263,10 +263,10 @@ class HttpConnection:
                 else:
                     data = await self._receive_until(deadline)
                     if data is None:
-                        error = HeadError(
+                        too_slow = HeadError(
                             408, "request_timeout", "request head not received in time"
                         )
-                        await self._fatal(error, method=None, request_line="-")
+                        await self._fatal(too_slow, method=None, request_line="-")
                         return None
                 try:
                     guard.feed(data)
@@ -435,7 +435,8 @@ class HttpConnection:
                 response, server=self.engine.ctx.server_header, head=method == "HEAD"
             )
             await self._send(data)
-            sent = len(response.body) if method != "HEAD" else 0
+            body = response.body if isinstance(response.body, bytes) else b""
+            sent = len(body) if method != "HEAD" else 0
             self.engine.access.log(self.peer, user, request_line, error.status, sent)
         log.info("dropped connection from %s: %d %s", self.peer, error.status, error.message)
         self.dropped = True

@@ -158,7 +158,7 @@ def render_image(
                 fig.set_size_inches(w / dpi, h / dpi)
                 fig.savefig(buf, format="png", dpi=dpi)
             finally:
-                fig.set_size_inches(old)
+                fig.set_size_inches(float(old[0]), float(old[1]))
         else:
             fig.savefig(buf, format="png")
         return _convert(buf.getvalue(), fmt)

@@ -338,7 +338,7 @@ class _Writer:
 
     def write_ndarray(self, arr: np.ndarray, level: int, depth: int) -> None:
         if arr.ndim == 0:
-            self.write_npscalar(arr[()], level, depth)
+            self.write_npscalar(arr.reshape(1)[0], level, depth)
             return
         kind = arr.dtype.kind
         if kind == "M":
