@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from trioserve.call import first_header, query_dict
+
 if TYPE_CHECKING:
     from trioserve._ws_handler import WebSocketHandler
 
@@ -102,16 +104,10 @@ class ConnectRequest:
     engine: str = "http"
 
     def header(self, name: str, default: str | None = None) -> str | None:
-        name = name.lower()
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return default
+        return first_header(self.headers, name, default)
 
     def query_dict(self) -> dict[str, str]:
-        from urllib.parse import parse_qsl
-
-        return dict(parse_qsl(self.query, keep_blank_values=True))
+        return query_dict(self.query)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,11 +9,39 @@ rule and every renderer sees exactly the same thing whatever the transport.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
-__all__ = ["Call", "Response", "error_response", "split_path"]
+__all__ = [
+    "NO_CACHE",
+    "Call",
+    "Response",
+    "error_response",
+    "first_header",
+    "query_dict",
+    "split_path",
+]
+
+
+#: ROOT's header for every dynamic reply: live objects must never be served from a cache
+NO_CACHE = "private, no-cache, no-store, must-revalidate, max-age=0, proxy-revalidate, s-maxage=0"
+
+
+def first_header(
+    headers: Iterable[tuple[str, str]], name: str, default: str | None = None
+) -> str | None:
+    """First value of ``name`` among lower-case ``(name, value)`` header pairs."""
+    name = name.lower()
+    for key, value in headers:
+        if key == name:
+            return value
+    return default
+
+
+def query_dict(query: str) -> dict[str, str]:
+    """A raw query string as a dict of decoded values; bare flags get an empty value."""
+    return dict(parse_qsl(query, keep_blank_values=True))
 
 
 def split_path(url_path: str) -> tuple[str, str]:
@@ -70,18 +98,14 @@ class Call:
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """First value of a header; ``name`` is compared case-insensitively."""
-        name = name.lower()
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return default
+        return first_header(self.headers, name, default)
 
     def query_items(self) -> list[tuple[str, str]]:
         """The query as decoded ``(name, value)`` pairs; bare flags get an empty value."""
         return parse_qsl(self.query, keep_blank_values=True)
 
     def query_dict(self) -> dict[str, str]:
-        return dict(self.query_items())
+        return query_dict(self.query)
 
     def header_all(self, name: str) -> str:
         """Every value of a header joined with ``,`` (RFC 9110 §5.3 list semantics)."""

@@ -12,14 +12,12 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 
-from trioserve.call import Call, Response
+from trioserve.call import NO_CACHE, Call, Response
 
 __all__ = ["HIDDEN", "NO_CACHE", "is_secret_field", "render_debug_page"]
 
 #: what a redacted value is shown as
 HIDDEN = "(hidden)"
-#: ROOT's no-cache header value for dynamic replies
-NO_CACHE = "private, no-cache, no-store, must-revalidate, max-age=0, proxy-revalidate, s-maxage=0"
 _SECRET_NAMES = frozenset({"authorization", "proxy-authorization", "cookie"})
 #: front-ends forward environment variables as FastCGI params (Apache's SetEnv/PassEnv), so a
 #: secret can arrive under any name: these words in a name hide its value too

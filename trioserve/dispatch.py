@@ -17,8 +17,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from trioserve.call import Call, Response, error_response
+from trioserve.call import NO_CACHE, Call, Response, error_response
 from trioserve.errors import RequestError
+from trioserve.render.introspect import get_member
 
 if TYPE_CHECKING:
     from trioserve.engines.base import WebSocketHook
@@ -30,8 +31,6 @@ __all__ = ["NO_CACHE", "Dispatcher", "RequestContext"]
 log = logging.getLogger("trioserve.dispatch")
 T = TypeVar("T")
 
-#: ROOT's header for every dynamic reply: live objects must never be served from a cache
-NO_CACHE = "private, no-cache, no-store, must-revalidate, max-age=0, proxy-revalidate, s-maxage=0"
 ALLOWED_METHODS = ("GET", "HEAD", "POST")
 
 
@@ -91,8 +90,6 @@ class Dispatcher:
 
     # -- policy-aware lookup ------------------------------------------------------------
     def resolve(self, item_path: str, user: str | None, *, members: bool = True) -> Resolved | None:
-        from trioserve.render.introspect import get_member
-
         found = self.server.tree.resolve(item_path, members=members, get_member=get_member)
         if found is None:
             return None

@@ -54,7 +54,7 @@ from urllib.parse import quote
 
 import trio
 
-from trioserve.call import Call, Response, error_response
+from trioserve.call import NO_CACHE, Call, Response, error_response
 from trioserve.errors import ConfigError, RegistrationError
 from trioserve.mime import is_compressible, mime_type
 
@@ -81,8 +81,6 @@ log = logging.getLogger("trioserve.files")
 CURRENTDIR = "currentdir/"
 JSROOTSYS = "jsrootsys/"
 
-#: the full no-cache header ROOT puts on dynamic replies (thttpserver.md §2.11)
-NO_CACHE = "private, no-cache, no-store, must-revalidate, max-age=0, proxy-revalidate, s-maxage=0"
 #: below this size gzip does not pay for its own header and the Vary it forces on caches
 GZIP_MIN_SIZE = 256
 #: compressible files up to this size are gzipped in memory (Content-Length known);
