@@ -17,7 +17,7 @@ from typing import Any
 
 import trio
 
-from trioserve.appthread import AppThreadAccess, DirectAccess
+from trioserve.appthread import AppThreadAccess, DirectAccess, ObjectAccess
 from trioserve.call import Call, Response
 from trioserve.engines import ENGINE_ENTRY_POINTS
 from trioserve.engines.base import EngineContext
@@ -50,7 +50,7 @@ class Server:
         readonly: bool = True,
         cors: str | None = None,
         cors_credentials: str | None = None,
-        access: DirectAccess | AppThreadAccess | None = None,
+        access: ObjectAccess | None = None,
         exe_workers: int = 4,
     ) -> None:
         from trioserve.dispatch import Dispatcher
@@ -63,7 +63,7 @@ class Server:
         self.cors_credentials = cors_credentials
         self.policy = Policy(readonly=readonly)
         self.locations = Locations()
-        self.access: DirectAccess | AppThreadAccess = access or DirectAccess(exe_workers)
+        self.access: ObjectAccess = access or DirectAccess(exe_workers)
         self.missed_request: MissedRequestHook | None = None
         self.default_page: str | None = None
         self.max_age = 3600

@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeVar
 
 import trio
 
-from trioserve.appthread import AppThreadAccess, DirectAccess
+from trioserve.appthread import AppThreadAccess, DirectAccess, ObjectAccess
 from trioserve.server import Server
 
 __all__ = ["ThreadedServer", "start_in_thread"]
@@ -121,7 +121,7 @@ def start_in_thread(
     ``server_options`` go to :class:`Server` (``top_name``, ``readonly``, ``cors``...).
     """
     if sync == "app":
-        access: AppThreadAccess | DirectAccess = AppThreadAccess(app_timeout)
+        access: ObjectAccess = AppThreadAccess(app_timeout)
     elif sync == "server":
         access = DirectAccess()
     else:
