@@ -1,62 +1,20 @@
 """The server side of one FastCGI connection, as a state machine without I/O.
 
-Rules (FastCGI 1.0 specification, plus what FINDINGS.md measured on real front-ends):
+Bytes in (:meth:`ServerConnection.receive_data`, ``b""`` for EOF), events out
+(:meth:`ServerConnection.next_event`); output methods return bytes for the caller to send.
+Replies the protocol makes on its own (GET_VALUES_RESULT, UNKNOWN_TYPE, END_REQUEST for a
+role we do not serve, CANT_MPX_CONN, OVERLOADED) are queued for
+:meth:`ServerConnection.data_to_send`. After a request without KEEP_CONN has been answered,
+:attr:`ServerConnection.must_close` turns true once no request is in flight; the caller
+closes the connection then.
 
-* Bytes in (:meth:`ServerConnection.receive_data`, ``b""`` for EOF), events out
-  (:meth:`ServerConnection.next_event`); output methods return bytes for the caller to send.
-  Replies the protocol makes on its own (GET_VALUES_RESULT, UNKNOWN_TYPE, END_REQUEST for a
-  role we do not serve, CANT_MPX_CONN, OVERLOADED) are queued for
-  :meth:`ServerConnection.data_to_send`.
-* Records with request id 0 are management records: GET_VALUES is answered, any other type
-  is answered with UNKNOWN_TYPE. Everything else is keyed by request id, and each request id
-  follows the table below. A (state, record) pair missing from the table is a
-  :class:`~fcgi.ProtocolError`, after which the connection is dead (every later
-  ``next_event()`` re-raises it).
-* PARAMS records are concatenated and decoded once, on the empty PARAMS record; the byte
-  limit is checked as each record arrives, the count limit while decoding. STDIN records are
-  handed out as they arrive and the body ends with the empty STDIN record only; CONTENT_LENGTH
-  is not looked at here at all.
-* The application may end a request at any time (``end_request``); if the front-end was
-  still sending input for it, the request becomes DRAINING and its remaining input is
-  dropped silently until the empty STDIN record (or a new BEGIN_REQUEST reusing the id).
-  Requests we reject at BEGIN_REQUEST start DRAINING right away.
-* ABORT_REQUEST for an id we do not know is ignored: it races with our own END_REQUEST.
-* After a request without KEEP_CONN has been answered, :attr:`ServerConnection.must_close`
-  turns true once no request is in flight; the caller closes the connection then.
-
-Per-request transitions (``-`` = no request with that id; "empty" = zero content length)::
-
-    state       record                 -> action        next state
-    ---------   --------------------   -------------   ----------------------------------
-    -           BEGIN_REQUEST          -> BEGIN         PARAMS (or DRAINING if rejected)
-    DRAINING    BEGIN_REQUEST          -> BEGIN         PARAMS (or DRAINING if rejected)
-    -           ABORT_REQUEST          -> IGNORE        -
-    -           DATA (empty)           -> IGNORE        -     (flup's client ends an unused
-                                                               DATA stream after STDIN, which
-                                                               may arrive after our answer)
-    PARAMS      PARAMS                 -> ACCUMULATE    PARAMS
-    PARAMS      PARAMS (empty)         -> PARAMS_DONE   STDIN          emits Params
-    STDIN       STDIN                  -> STDIN         STDIN          emits StdinData
-    STDIN       STDIN (empty)          -> STDIN_END     INPUT_DONE     emits StdinEnd
-    STDIN       DATA                   -> DATA          STDIN          emits Data
-    STDIN       DATA (empty)           -> DATA_END      STDIN          emits DataEnd
-    INPUT_DONE  DATA                   -> DATA          INPUT_DONE     emits Data
-    INPUT_DONE  DATA (empty)           -> DATA_END      INPUT_DONE     emits DataEnd
-    PARAMS      ABORT_REQUEST          -> ABORT         ABORTED        emits RequestAborted
-    STDIN       ABORT_REQUEST          -> ABORT         ABORTED        emits RequestAborted
-    INPUT_DONE  ABORT_REQUEST          -> ABORT         ABORTED        emits RequestAborted
-    ABORTED     PARAMS/STDIN/DATA/ABORT (any) -> IGNORE ABORTED
-    DRAINING    PARAMS/DATA/ABORT (any) -> IGNORE       DRAINING
-    DRAINING    STDIN                  -> IGNORE        DRAINING
-    DRAINING    STDIN (empty)          -> FORGET        -
-
-    application calls ``end_request(id)``: INPUT_DONE -> -, ABORTED after the empty STDIN
-    -> -, any other live state -> DRAINING.
+Which record may arrive when is decided in one place, the table in :mod:`fcgi._state`
+(whose docstring states the protocol's rules); this module carries out the actions it
+names. Management records (request id 0) are answered by :mod:`fcgi._management`.
 """
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 
 from fcgi._errors import ProtocolError
@@ -73,7 +31,8 @@ from fcgi._events import (
     StdinData,
     StdinEnd,
 )
-from fcgi._nvpairs import decode_pairs, decode_params, encode_params
+from fcgi._management import management_reply
+from fcgi._nvpairs import decode_params
 from fcgi._records import (
     BeginFlags,
     ProtocolStatus,
@@ -86,6 +45,7 @@ from fcgi._records import (
     encode_record,
     encode_stream,
 )
+from fcgi._state import Action, RequestState, transition
 
 __all__ = [
     "DEFAULT_MAX_CONNS",
@@ -102,78 +62,8 @@ DEFAULT_MAX_PARAMS_BYTES = 128 * 1024
 DEFAULT_MAX_PARAMS_COUNT = 512
 DEFAULT_MAX_CONNS = 100
 DEFAULT_MAX_REQS = 100
-#: GET_VALUES queries are tiny; a bigger one is not worth decoding
-_MAX_GET_VALUES_NAMES = 64
 
 _SERVED_ROLES = frozenset({Role.RESPONDER})
-#: record types only an application sends; receiving one means the peer is confused
-_APP_TO_SERVER_TYPES = frozenset(
-    {
-        RecordType.END_REQUEST,
-        RecordType.STDOUT,
-        RecordType.STDERR,
-        RecordType.GET_VALUES_RESULT,
-        RecordType.UNKNOWN_TYPE,
-    }
-)
-_FIXED_LENGTHS: dict[int, int] = {RecordType.BEGIN_REQUEST: 8, RecordType.ABORT_REQUEST: 0}
-
-
-class _State(enum.Enum):
-    PARAMS = "PARAMS"
-    STDIN = "STDIN"
-    INPUT_DONE = "INPUT_DONE"
-    ABORTED = "ABORTED"
-    DRAINING = "DRAINING"
-
-
-class _Action(enum.Enum):
-    BEGIN = "BEGIN"
-    IGNORE = "IGNORE"
-    ACCUMULATE = "ACCUMULATE"
-    PARAMS_DONE = "PARAMS_DONE"
-    STDIN = "STDIN"
-    STDIN_END = "STDIN_END"
-    DATA = "DATA"
-    DATA_END = "DATA_END"
-    ABORT = "ABORT"
-    FORGET = "FORGET"
-
-
-_T = RecordType
-_S = _State
-_A = _Action
-_ANY = (False, True)
-#: (state or None, record type, empty content) -> (action, next state or None)
-_TRANSITIONS: dict[tuple[_State | None, int, bool], tuple[_Action, _State | None]] = {
-    (None, _T.BEGIN_REQUEST, False): (_A.BEGIN, _S.PARAMS),
-    (_S.DRAINING, _T.BEGIN_REQUEST, False): (_A.BEGIN, _S.PARAMS),
-    (None, _T.ABORT_REQUEST, True): (_A.IGNORE, None),
-    (None, _T.DATA, True): (_A.IGNORE, None),
-    (_S.PARAMS, _T.PARAMS, False): (_A.ACCUMULATE, _S.PARAMS),
-    (_S.PARAMS, _T.PARAMS, True): (_A.PARAMS_DONE, _S.STDIN),
-    (_S.STDIN, _T.STDIN, False): (_A.STDIN, _S.STDIN),
-    (_S.STDIN, _T.STDIN, True): (_A.STDIN_END, _S.INPUT_DONE),
-    (_S.STDIN, _T.DATA, False): (_A.DATA, _S.STDIN),
-    (_S.STDIN, _T.DATA, True): (_A.DATA_END, _S.STDIN),
-    (_S.INPUT_DONE, _T.DATA, False): (_A.DATA, _S.INPUT_DONE),
-    (_S.INPUT_DONE, _T.DATA, True): (_A.DATA_END, _S.INPUT_DONE),
-    (_S.PARAMS, _T.ABORT_REQUEST, True): (_A.ABORT, _S.ABORTED),
-    (_S.STDIN, _T.ABORT_REQUEST, True): (_A.ABORT, _S.ABORTED),
-    (_S.INPUT_DONE, _T.ABORT_REQUEST, True): (_A.ABORT, _S.ABORTED),
-    **{
-        (_S.ABORTED, t, e): (_A.IGNORE, _S.ABORTED)
-        for t in (_T.PARAMS, _T.STDIN, _T.DATA, _T.ABORT_REQUEST)
-        for e in _ANY
-    },
-    **{
-        (_S.DRAINING, t, e): (_A.IGNORE, _S.DRAINING)
-        for t in (_T.PARAMS, _T.DATA, _T.ABORT_REQUEST)
-        for e in _ANY
-    },
-    (_S.DRAINING, _T.STDIN, False): (_A.IGNORE, _S.DRAINING),
-    (_S.DRAINING, _T.STDIN, True): (_A.FORGET, None),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +80,7 @@ class ConnectionStatistics:
 
 @dataclass(slots=True)
 class _Request:
-    state: _State
+    state: RequestState
     keep_conn: bool
     params: bytearray = field(default_factory=bytearray)
     input_done: bool = False
@@ -266,37 +156,23 @@ class ServerConnection:
     def _process(self, record: Record) -> Event | None:
         rtype, rid, content = record.type, record.request_id, record.content
         if rid == 0:
-            self._management(rtype, content)
-            return None
-        if rtype in _APP_TO_SERVER_TYPES or rtype == RecordType.GET_VALUES:
-            raise ProtocolError(f"record type {rtype} is not sent to an application")
-        expected = _FIXED_LENGTHS.get(rtype)
-        if expected is not None and len(content) != expected:
-            raise ProtocolError(
-                f"record type {rtype} must carry {expected} bytes, got {len(content)}",
-                request_id=rid,
+            self._outgoing += management_reply(
+                rtype, content, max_conns=self.max_conns, max_reqs=self.max_reqs, mpxs=self.mpxs
             )
+            return None
         request = self._requests.get(rid)
-        key = (request.state if request is not None else None, rtype, not content)
-        transition = _TRANSITIONS.get(key)
-        if transition is None:
-            where = "an unknown request id" if request is None else f"state {request.state.name}"
-            raise ProtocolError(
-                f"record type {_type_name(rtype)} (content {len(content)} bytes) "
-                f"for request {rid} in {where}",
-                request_id=rid,
-            )
-        action, next_state = transition
-        if action is _Action.BEGIN:
+        state = request.state if request is not None else None
+        action, next_state = transition(state, rtype, rid, content)
+        if action is Action.BEGIN:
             return self._begin(rid, content)
-        if action is _Action.IGNORE:
+        if action is Action.IGNORE:
             return None
-        if action is _Action.FORGET:
+        if action is Action.FORGET:
             del self._requests[rid]
             return None
         assert request is not None and next_state is not None
         request.state = next_state
-        if action is _Action.ACCUMULATE:
+        if action is Action.ACCUMULATE:
             if len(request.params) + len(content) > self.max_params_bytes:
                 raise ProtocolError(
                     f"params of request {rid} exceed {self.max_params_bytes} bytes",
@@ -305,7 +181,7 @@ class ServerConnection:
                 )
             request.params += content
             return None
-        if action is _Action.PARAMS_DONE:
+        if action is Action.PARAMS_DONE:
             raw = bytes(request.params)
             request.params = bytearray()
             try:
@@ -317,16 +193,16 @@ class ServerConnection:
                     protocol_status=ProtocolStatus.OVERLOADED,
                 ) from None
             return Params(rid, params)
-        if action is _Action.STDIN:
+        if action is Action.STDIN:
             return StdinData(rid, content)
-        if action is _Action.STDIN_END:
+        if action is Action.STDIN_END:
             request.input_done = True
             return StdinEnd(rid)
-        if action is _Action.DATA:
+        if action is Action.DATA:
             return Data(rid, content)
-        if action is _Action.DATA_END:
+        if action is Action.DATA_END:
             return DataEnd(rid)
-        assert action is _Action.ABORT
+        assert action is Action.ABORT
         return RequestAborted(rid)
 
     def _begin(self, rid: int, content: bytes) -> Event | None:
@@ -342,29 +218,11 @@ class ServerConnection:
         elif len(self.requests_in_flight) >= self.max_reqs:
             status = ProtocolStatus.OVERLOADED
         if status is not None:
-            self._requests[rid] = _Request(_State.DRAINING, keep_conn)
+            self._requests[rid] = _Request(RequestState.DRAINING, keep_conn)
             self._outgoing += encode_end_request(rid, 0, status)
             return None
-        self._requests[rid] = _Request(_State.PARAMS, keep_conn)
+        self._requests[rid] = _Request(RequestState.PARAMS, keep_conn)
         return RequestStarted(rid, role, keep_conn)
-
-    def _management(self, rtype: int, content: bytes) -> None:
-        if rtype != RecordType.GET_VALUES:
-            # the body of UNKNOWN_TYPE is the type byte plus 7 reserved bytes
-            self._outgoing += encode_record(RecordType.UNKNOWN_TYPE, 0, bytes((rtype,)) + b"\0" * 7)
-            return
-        known = {
-            "FCGI_MAX_CONNS": str(self.max_conns),
-            "FCGI_MAX_REQS": str(self.max_reqs),
-            "FCGI_MPXS_CONNS": "1" if self.mpxs else "0",
-        }
-        names = decode_pairs(content, max_count=_MAX_GET_VALUES_NAMES)
-        reply = [
-            (name, known[text].encode())
-            for name, _ in names
-            if (text := name.decode("latin-1")) in known
-        ]
-        self._outgoing += encode_record(RecordType.GET_VALUES_RESULT, 0, encode_params(reply))
 
     # ------------------------------------------------------------------ output side
 
@@ -376,7 +234,7 @@ class ServerConnection:
 
     def _live(self, rid: int) -> _Request:
         request = self._requests.get(rid)
-        if request is None or request.state is _State.DRAINING:
+        if request is None or request.state is RequestState.DRAINING:
             raise ValueError(f"request {rid} is not in flight on this connection")
         return request
 
@@ -419,7 +277,7 @@ class ServerConnection:
         if request.input_done:
             del self._requests[request_id]
         else:
-            self._requests[request_id] = _Request(_State.DRAINING, request.keep_conn)
+            self._requests[request_id] = _Request(RequestState.DRAINING, request.keep_conn)
         return b"".join(parts)
 
     # ------------------------------------------------------------------ inspection
@@ -428,7 +286,7 @@ class ServerConnection:
     def requests_in_flight(self) -> frozenset[int]:
         """Ids of requests started and not yet ended by the application."""
         return frozenset(
-            rid for rid, req in self._requests.items() if req.state is not _State.DRAINING
+            rid for rid, req in self._requests.items() if req.state is not RequestState.DRAINING
         )
 
     def keep_conn(self, request_id: int) -> bool:
@@ -450,10 +308,3 @@ class ServerConnection:
             draining=len(self._requests) - in_flight,
             buffered=self._reader.buffered,
         )
-
-
-def _type_name(rtype: int) -> str:
-    try:
-        return RecordType(rtype).name
-    except ValueError:
-        return str(rtype)
