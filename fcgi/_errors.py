@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # _records raises ProtocolError, so import the enum for typing only
-    from fcgi._records import ProtocolStatus
+if TYPE_CHECKING:
+    from fcgi._constants import ProtocolStatus
 
 __all__ = ["ProtocolError"]
 

@@ -1,4 +1,4 @@
-"""FastCGI 1.0 record framing and wire constants.
+"""FastCGI 1.0 record framing (the wire constants are in :mod:`fcgi._constants`).
 
 A record is an 8-byte header (version, type, request id, content length, padding length,
 reserved) followed by the content and the padding. Content is at most 65535 bytes, so longer
@@ -13,10 +13,18 @@ valid record header. Record *semantics* (which types are legal when) live in
 
 from __future__ import annotations
 
-import enum
 import struct
 from dataclasses import dataclass
 
+from fcgi._constants import (
+    FCGI_VERSION_1,
+    HEADER_LEN,
+    MAX_CONTENT,
+    BeginFlags,
+    ProtocolStatus,
+    RecordType,
+    Role,
+)
 from fcgi._errors import ProtocolError
 
 __all__ = [
@@ -37,44 +45,9 @@ __all__ = [
     "encode_stream",
 ]
 
-FCGI_VERSION_1 = 1
-HEADER_LEN = 8
-MAX_CONTENT = 0xFFFF
-
 _HEADER = struct.Struct(">BBHHBx")
 _BEGIN_BODY = struct.Struct(">HB5x")
 _END_BODY = struct.Struct(">IB3x")
-
-
-class RecordType(enum.IntEnum):
-    BEGIN_REQUEST = 1
-    ABORT_REQUEST = 2
-    END_REQUEST = 3
-    PARAMS = 4
-    STDIN = 5
-    STDOUT = 6
-    STDERR = 7
-    DATA = 8
-    GET_VALUES = 9
-    GET_VALUES_RESULT = 10
-    UNKNOWN_TYPE = 11
-
-
-class Role(enum.IntEnum):
-    RESPONDER = 1
-    AUTHORIZER = 2
-    FILTER = 3
-
-
-class BeginFlags(enum.IntFlag):
-    KEEP_CONN = 1
-
-
-class ProtocolStatus(enum.IntEnum):
-    REQUEST_COMPLETE = 0
-    CANT_MPX_CONN = 1
-    OVERLOADED = 2
-    UNKNOWN_ROLE = 3
 
 
 @dataclass(frozen=True, slots=True)
