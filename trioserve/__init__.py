@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from trioserve._version import __version__ as __version__
 from trioserve.call import Call, Response
 from trioserve.errors import ConfigError, RegistrationError, RequestError, SpecError
 from trioserve.items import Text
@@ -38,7 +39,6 @@ __all__ = [
     "start_in_thread",
 ]
 
-__version__ = "0.1.0"
 
 _LAZY = {
     "Server": "trioserve.server",

@@ -4,19 +4,29 @@ Engines build a :class:`Call` from whatever their transport delivered and hand i
 dispatcher; they get a :class:`Response` back and turn it into bytes. Nothing in here knows
 whether the call came over HTTP, a unix socket or FastCGI, which is the point: every access
 rule and every renderer sees exactly the same thing whatever the transport.
+
+The two contracts that engines and the layers below them share (:class:`Authenticator`,
+:data:`WebSocketHook`) live here too, below both sides, so that dispatch, auth and ws never
+need to import :mod:`trioserve.engines` to name them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import parse_qsl
+
+if TYPE_CHECKING:
+    import trio
 
 __all__ = [
     "NO_CACHE",
+    "Authenticator",
     "Call",
     "Response",
+    "WebSocketHook",
     "error_response",
     "first_header",
     "query_dict",
@@ -180,3 +190,22 @@ def error_response(status: int, code: str, message: str, **extra: object) -> Res
     payload.update(extra)
     body = json.dumps(payload, ensure_ascii=False).encode()
     return Response(status=status, content_type="application/json", body=body)
+
+
+# -- contracts between the engines and the layers below them -----------------------------------
+class Authenticator(Protocol):
+    """What an HTTP-style engine asks before dispatching (digest auth lives behind this).
+
+    ``check`` returns ``None`` when the request may proceed -- having set ``call.user`` to the
+    authenticated name -- or the response to send instead (a 401 challenge, or 400 for a
+    malformed ``Authorization`` header). ``now`` is passed in so the verifier stays sans-IO.
+    """
+
+    def check(self, call: Call, now: float) -> Response | None: ...
+
+
+#: called by the HTTP engine for a valid ``root.websocket`` upgrade request: it receives the
+#: call (already authenticated), the raw stream and any bytes h11 read past the request head;
+#: it owns the stream until it returns. The stream is named as a string so that this module
+#: never imports trio at run time.
+WebSocketHook = Callable[["Call", "trio.abc.Stream", bytes], Awaitable[None]]

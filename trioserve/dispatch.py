@@ -13,89 +13,31 @@ from __future__ import annotations
 import gzip
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from trioserve.call import NO_CACHE, Call, Response, error_response
+from trioserve.context import Handler, RequestContext, resolve_visible
 from trioserve.errors import RequestError
-from trioserve.render.introspect import get_member
 
 if TYPE_CHECKING:
-    from trioserve.engines.base import WebSocketHook
-    from trioserve.server import Server
+    from trioserve.call import WebSocketHook
+    from trioserve.context import Host
     from trioserve.tree import Resolved
 
-__all__ = ["NO_CACHE", "Dispatcher", "RequestContext"]
+__all__ = ["NO_CACHE", "Dispatcher", "Handler", "RequestContext"]
 
 log = logging.getLogger("trioserve.dispatch")
-T = TypeVar("T")
 
 ALLOWED_METHODS = ("GET", "HEAD", "POST")
 
 
-@dataclass(slots=True)
-class RequestContext:
-    """What a request handler gets: the call, the server, and helpers that apply the policy."""
-
-    call: Call
-    server: Server
-    dispatcher: Dispatcher
-    file_name: str
-    item_path: str
-    gzip: bool = False
-
-    @property
-    def user(self) -> str | None:
-        return self.call.user
-
-    def resolve(self, *, members: bool = True) -> Resolved | None:
-        """The item named by the request path, or ``None`` when it is missing *or hidden*
-        from this user: both look the same from outside (404)."""
-        return self.dispatcher.resolve(self.item_path, self.call.user, members=members)
-
-    def require(self, *, members: bool = True) -> Resolved:
-        found = self.resolve(members=members)
-        if found is None:
-            raise RequestError(404, "not_found", "no such item")
-        return found
-
-    async def run(self, fn: Callable[[], T], *, blocking: bool = False) -> T:
-        """Touch objects through the server's access mode (inline, or in the program's own
-        thread); ``blocking`` work goes to a bounded worker pool in inline mode."""
-        return await self.server.access.run(fn, blocking=blocking)
-
-    def query(self) -> dict[str, str]:
-        return self.call.query_dict()
-
-    def compact(self, default: int = 0) -> int:
-        value = self.query().get("compact")
-        if value is None or value == "":
-            return default
-        try:
-            level = int(value)
-        except ValueError:
-            raise RequestError(400, "bad_compact", "compact must be an integer") from None
-        if not 0 <= level <= 999:
-            raise RequestError(400, "bad_compact", "compact must be between 0 and 999")
-        return level
-
-
-Handler = Callable[[RequestContext], Awaitable[Response]]
-
-
 class Dispatcher:
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Host) -> None:
         self.server = server
 
     # -- policy-aware lookup ------------------------------------------------------------
     def resolve(self, item_path: str, user: str | None, *, members: bool = True) -> Resolved | None:
-        found = self.server.tree.resolve(item_path, members=members, get_member=get_member)
-        if found is None:
-            return None
-        if not self.server.policy.can_see(found.path(), user):
-            return None
-        return found
+        return resolve_visible(self.server, item_path, user, members=members)
 
     def can_see_path(self, path: str, user: str | None) -> bool:
         return bool(self.server.policy.can_see(path, user))
@@ -157,7 +99,7 @@ class Dispatcher:
         ctx = RequestContext(
             call=call,
             server=self.server,
-            dispatcher=self,
+            dispatch=self.dispatch,
             file_name=file_name,
             item_path=item_path,
             gzip=zipped,

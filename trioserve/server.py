@@ -11,14 +11,15 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import trio
 
+from trioserve._version import __version__
 from trioserve.appthread import AppThreadAccess, DirectAccess, ObjectAccess
-from trioserve.call import Call, Response
+from trioserve.context import MissedRequestHook
 from trioserve.engines import ENGINE_ENTRY_POINTS
 from trioserve.engines.base import EngineContext
 from trioserve.errors import ConfigError, RegistrationError
@@ -28,11 +29,6 @@ from trioserve.tree import Node, Tree, normalize_api_path
 __all__ = ["MissedRequestHook", "Server"]
 
 log = logging.getLogger("trioserve.server")
-
-#: ROOT's MissedRequest: called for request names no handler knows; return a Response or None
-MissedRequestHook = Callable[[Call], "Response | Awaitable[Response | None] | None"]
-
-VERSION = "0.1.0"
 
 
 class Server:
@@ -229,7 +225,7 @@ class Server:
 
         return EngineContext(
             handle=self.dispatcher.handle,
-            server_header=f"trioserve/{VERSION}",
+            server_header=f"trioserve/{__version__}",
             websocket=self.dispatcher.websocket_hook(),
             cors=lambda: self.cors,
             make_authenticator=make_authenticator,

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from trioserve._ws_handshake import (
+from trioserve.ws._handshake import (
     FrameGuard,
     HandshakeError,
     accept_token,
@@ -187,7 +187,7 @@ def test_guard_leaves_invalid_lengths_to_the_parser() -> None:
 
 def test_handshake_module_is_sans_io() -> None:
     code = (
-        "import sys, json; before = set(sys.modules); import trioserve._ws_handshake;"
+        "import sys, json; before = set(sys.modules); import trioserve.ws._handshake;"
         "print(json.dumps(sorted(set(sys.modules) - before)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from trioserve._ws_longpoll import (
+from trioserve.ws._longpoll import (
     BINARY_TYPE,
     LongpollQuery,
     decode_data,

@@ -35,7 +35,7 @@ from trioserve.errors import SpecError
 from trioserve.policy import ANONYMOUS
 
 if TYPE_CHECKING:
-    from trioserve.engines.base import Authenticator
+    from trioserve.call import Authenticator
     from trioserve.spec import EngineSpec
 
 __all__ = [

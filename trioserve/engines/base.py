@@ -14,32 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
+
+# the contracts engines share with the layers below live beside Call; re-exported here for
+# the engines' convenience
+from trioserve.call import Authenticator, WebSocketHook
 
 __all__ = ["Authenticator", "EngineContext", "WebSocketHook"]
 
 if TYPE_CHECKING:
-    import trio
-
     from trioserve.call import Call, Response
     from trioserve.spec import EngineSpec
-
-
-class Authenticator(Protocol):
-    """What an HTTP-style engine asks before dispatching (digest auth lives behind this).
-
-    ``check`` returns ``None`` when the request may proceed -- having set ``call.user`` to the
-    authenticated name -- or the response to send instead (a 401 challenge, or 400 for a
-    malformed ``Authorization`` header). ``now`` is passed in so the verifier stays sans-IO.
-    """
-
-    def check(self, call: Call, now: float) -> Response | None: ...
-
-
-#: called by the HTTP engine for a valid ``root.websocket`` upgrade request: it receives the
-#: call (already authenticated), the raw stream and any bytes h11 read past the request head;
-#: it owns the stream until it returns.
-WebSocketHook = Callable[["Call", "trio.abc.Stream", bytes], Awaitable[None]]
 
 
 @dataclass(slots=True)

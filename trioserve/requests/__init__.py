@@ -14,7 +14,7 @@ from trioserve.requests import cmd, exe, hierarchy, jsroot, longpoll, multi, obj
 from trioserve.ui import assets as ui_assets
 
 if TYPE_CHECKING:
-    from trioserve.dispatch import Handler
+    from trioserve.context import Handler
 
 HANDLERS: dict[str, Handler] = {}
 HANDLERS.update(page.HANDLERS)

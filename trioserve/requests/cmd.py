@@ -24,7 +24,7 @@ from trioserve.errors import RequestError
 from trioserve.requests.exe import _call
 
 if TYPE_CHECKING:
-    from trioserve.dispatch import RequestContext
+    from trioserve.context import RequestContext
 
 __all__ = ["HANDLERS", "run_command"]
 

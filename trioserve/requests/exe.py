@@ -32,7 +32,7 @@ from trioserve.errors import RequestError
 from trioserve.render.introspect import is_public_name, public_methods, typename
 
 if TYPE_CHECKING:
-    from trioserve.dispatch import RequestContext
+    from trioserve.context import RequestContext
     from trioserve.tree import Resolved
 
 __all__ = ["HANDLERS", "RESERVED_PARAMETERS", "invoke_method", "post_json_loader"]
@@ -145,7 +145,7 @@ async def invoke_method(ctx: RequestContext, trace: list[str]) -> Any:
     ret_name = params.get("_ret_object_")
     if ret_name:
         path = _ret_object_path(found, ret_name)
-        ret = await ctx.run(lambda: ctx.dispatcher.resolve(path, ctx.user))
+        ret = await ctx.run(lambda: ctx.resolve_path(path))
         trace.append(f"Return object: {path} found: {'true' if ret is not None else 'false'}")
         return None if ret is None else ret.value
     return result

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from trioserve.call import Response
-from trioserve.dispatch import RequestContext
+from trioserve.context import RequestContext
 from trioserve.errors import RequestError
 from trioserve.hierarchy import HNode, build_hierarchy, build_item, dump_json, dump_xml
 
@@ -24,7 +24,7 @@ def _hierarchy(ctx: RequestContext) -> HNode | None:
         top_name=top_name(ctx),
         top_title=ctx.server.tree.top.title,
         user=user,
-        visible=lambda path: ctx.dispatcher.can_see_path(path, user),
+        visible=lambda path: ctx.can_see_path(path, user),
     )
 
 

@@ -32,8 +32,7 @@ from trioserve.errors import ConfigError, RequestError
 from trioserve.hierarchy import dump_json
 
 if TYPE_CHECKING:
-    from trioserve.dispatch import Handler, RequestContext
-    from trioserve.server import Server
+    from trioserve.context import Handler, Host, RequestContext
 
 __all__ = ["HANDLERS", "JSROOT_PREFIX", "enable_jsroot", "import_map", "jsroot_page"]
 
@@ -61,7 +60,7 @@ MODULES: dict[str, str] = {
 
 
 def enable_jsroot(
-    server: Server, directory: str | os.PathLike[str], *, follow_symlinks: bool = False
+    server: Host, directory: str | os.PathLike[str], *, follow_symlinks: bool = False
 ) -> Path:
     """Serve the JSROOT distribution in ``directory`` at ``jsrootsys/`` (JSROOT mode).
 
@@ -79,7 +78,7 @@ def enable_jsroot(
     return root
 
 
-def jsroot_enabled(server: Server) -> bool:
+def jsroot_enabled(server: Host) -> bool:
     return JSROOT_PREFIX in server.locations
 
 

@@ -6,7 +6,7 @@ it into the dispatcher, which is what makes long-poll work over every engine, Fa
 from __future__ import annotations
 
 from trioserve.call import Response
-from trioserve.dispatch import RequestContext
+from trioserve.context import RequestContext
 
 
 async def longpoll(ctx: RequestContext) -> Response:

@@ -38,7 +38,7 @@ from trioserve.call import Call, Response
 from trioserve.errors import RequestError
 
 if TYPE_CHECKING:
-    from trioserve.dispatch import RequestContext
+    from trioserve.context import RequestContext
 
 __all__ = ["HANDLERS", "MAX_BODY_BYTES", "MAX_LINE_BYTES", "MAX_SUBREQUESTS", "split_lines"]
 
@@ -108,7 +108,7 @@ async def _answer(ctx: RequestContext, raw: bytes | None, *, json_only: bool) ->
     if call is None:
         return None
     try:
-        response = await ctx.dispatcher.dispatch(call)
+        response = await ctx.dispatch(call)
     except RequestError as exc:
         log.debug("multi: %s refused: %s %s", call.path, exc.status, exc.code)
         return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from trioserve.call import Response
-from trioserve.dispatch import RequestContext
+from trioserve.context import RequestContext
 from trioserve.errors import RequestError
 
 

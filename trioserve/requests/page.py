@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from trioserve.call import Response
-from trioserve.dispatch import RequestContext
+from trioserve.context import RequestContext
 from trioserve.hierarchy import dump_json
 from trioserve.requests.hierarchy import _hierarchy
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from trioserve.call import Response
 
 if TYPE_CHECKING:
-    from trioserve.dispatch import Handler, RequestContext
+    from trioserve.context import Handler, RequestContext
 
 __all__ = ["ASSETS", "HANDLERS", "UI_DIR"]
 

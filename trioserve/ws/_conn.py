@@ -26,22 +26,20 @@ from __future__ import annotations
 import collections
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import trio
 
 from trioserve.call import first_header, query_dict
-
-if TYPE_CHECKING:
-    from trioserve._ws_handler import WebSocketHandler
 
 __all__ = [
     "OVERFLOW_POLICIES",
     "ConnectRequest",
     "Connection",
     "ConnectionClosed",
+    "HandlerLike",
     "Message",
     "WithHeader",
 ]
@@ -120,6 +118,30 @@ class ConnectionStatistics:
 _CLOSE = object()
 
 
+class HandlerLike(Protocol):
+    """What a connection and the transports need of the handler that owns it.
+
+    :class:`~trioserve.ws.WebSocketHandler` is the one implementation; naming it here by
+    shape keeps this module below the handler's (which builds connections) instead of the
+    two importing each other.
+    """
+
+    name: str
+    queue_size: int
+    overflow: str
+    send_timeout: float
+    max_message_size: int
+    page: str | None
+
+    def select_subprotocol(self, offered: Sequence[str]) -> str | None: ...
+
+    def _add(self, conn: Connection) -> None: ...
+
+    def _remove(self, conn: Connection) -> bool: ...
+
+    async def _invoke(self, name: str, *args: Any) -> Any: ...
+
+
 @dataclass(eq=False)
 class Connection:
     """A live connection (websocket or long-poll) of one handler.
@@ -128,7 +150,7 @@ class Connection:
     :meth:`send_nowait`/:meth:`send_threadsafe`, from a plain thread of the program.
     """
 
-    handler: WebSocketHandler
+    handler: HandlerLike
     request: ConnectRequest
     id: int = field(default_factory=new_connection_id)
     subprotocol: str | None = None

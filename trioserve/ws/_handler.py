@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from trioserve._ws_conn import OVERFLOW_POLICIES, Connection, ConnectRequest, Message
+from trioserve.ws._conn import OVERFLOW_POLICIES, Connection, ConnectRequest, Message
 
 if TYPE_CHECKING:
-    from trioserve.server import Server
+    from trioserve.context import Host
 
 __all__ = ["WebSocketHandler"]
 
@@ -88,7 +88,7 @@ class WebSocketHandler:
         if self.queue_size < 1:
             raise ValueError("queue_size must be at least 1")
         self._connections: dict[int, Connection] = {}
-        self._server: Server | None = None
+        self._server: Host | None = None
         self._path: str | None = None
         self._token: trio.lowlevel.TrioToken | None = None
 
@@ -113,7 +113,7 @@ class WebSocketHandler:
         return None
 
     # -- registration -----------------------------------------------------------------
-    def _trioserve_registered(self, server: Server, path: str) -> None:
+    def _trioserve_registered(self, server: Host, path: str) -> None:
         """Called by ``Server.register``: remember where we live (for pages and logs)."""
         self._server = server
         self._path = path
@@ -138,7 +138,7 @@ class WebSocketHandler:
     def _require(self, target: Target) -> Connection:
         conn = self.connection(target)
         if conn is None:
-            from trioserve._ws_conn import ConnectionClosed
+            from trioserve.ws._conn import ConnectionClosed
 
             raise ConnectionClosed(None, f"no connection {target!r}")
         return conn
@@ -197,7 +197,7 @@ class WebSocketHandler:
 
     def _token_or_raise(self) -> trio.lowlevel.TrioToken:
         if self._token is None:
-            from trioserve._ws_conn import ConnectionClosed
+            from trioserve.ws._conn import ConnectionClosed
 
             raise ConnectionClosed(None, "the handler has never had a connection")
         return self._token

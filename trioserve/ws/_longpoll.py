@@ -40,10 +40,10 @@ from urllib.parse import unquote
 
 import trio
 
-from trioserve._ws_conn import _CLOSE, Connection, Message
+from trioserve.ws._conn import _CLOSE, Connection, Message
 
 if TYPE_CHECKING:
-    from trioserve.server import Server
+    from trioserve.context import Host
 
 __all__ = [
     "BINARY_TYPE",
@@ -180,7 +180,7 @@ class Session:
 class Longpolls:
     """All long-poll sessions of one server, and the task that expires them."""
 
-    def __init__(self, server: Server, settings: LongpollSettings) -> None:
+    def __init__(self, server: Host, settings: LongpollSettings) -> None:
         self.server = server
         self.settings = settings
         self.sessions: dict[int, Session] = {}

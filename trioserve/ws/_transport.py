@@ -32,8 +32,8 @@ from wsproto import ConnectionType, WSConnection
 from wsproto.connection import ConnectionState
 from wsproto.events import CloseConnection
 
-from trioserve._ws_conn import _CLOSE, Connection, WithHeader
-from trioserve._ws_handshake import FrameGuard, close_frame
+from trioserve.ws._conn import _CLOSE, Connection, WithHeader
+from trioserve.ws._handshake import FrameGuard, close_frame
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

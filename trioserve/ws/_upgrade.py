@@ -1,0 +1,110 @@
+"""A ``root.websocket`` upgrade: the checks, the refusal, or the whole session.
+
+The engine hands over the raw stream after its own HTTP parsing; everything from the
+handshake checks on happens here, so every engine that can upgrade behaves the same.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+import trio
+
+from trioserve._version import __version__
+from trioserve.call import error_response
+from trioserve.errors import RequestError
+from trioserve.ws._conn import Connection
+from trioserve.ws._handshake import (
+    HandshakeError,
+    http_response,
+    origin_allowed,
+    synthetic_request_head,
+    validate_handshake,
+)
+from trioserve.ws._registry import Registry, ask_on_connect, connect_request, find_handler, registry
+from trioserve.ws._transport import run_websocket
+
+if TYPE_CHECKING:
+    from trioserve.call import Call, WebSocketHook
+    from trioserve.context import Host
+
+__all__ = ["serve_upgrade", "websocket_hook"]
+
+log = logging.getLogger("trioserve.ws")
+
+
+def websocket_hook(server: Host) -> WebSocketHook:
+    """What ``Dispatcher.websocket_hook()`` hands to engines as ``EngineContext.websocket``."""
+    reg = registry(server)
+
+    async def hook(call: Call, stream: trio.abc.Stream, trailing: bytes) -> None:
+        await serve_upgrade(reg, call, stream, trailing)
+
+    return hook
+
+
+async def serve_upgrade(
+    reg: Registry, call: Call, stream: trio.abc.Stream, trailing: bytes
+) -> None:
+    """Answer one upgrade request on ``stream``: a refusal, or a whole websocket session."""
+    server = reg.server
+    try:
+        handler = (
+            None if reg.websocket_disabled else find_handler(server, call.item_path, call.user)
+        )
+        if handler is None:
+            raise HandshakeError(404, "not_found", "no websocket handler here")
+        version = getattr(call, "http_version", None) or "1.1"
+        request = validate_handshake(call.method, version, call.headers)
+        if not origin_allowed(request.origin, request.host, server.cors):
+            raise HandshakeError(403, "origin_refused", "this Origin may not connect")
+        if not server.policy.can_connect_websocket(call.item_path, call.user):
+            raise HandshakeError(403, "forbidden", "not allowed to connect")
+        connect = connect_request(call, "websocket", request.subprotocols)
+        try:
+            accepted = await ask_on_connect(handler, connect)
+        except RequestError as exc:
+            raise HandshakeError(exc.status, "refused", "the handler could not answer") from None
+        if not accepted:
+            raise HandshakeError(403, "refused", "the handler refused the connection")
+        subprotocol = handler.select_subprotocol(request.subprotocols)
+        if subprotocol is not None and subprotocol not in request.subprotocols:
+            log.error("%r selected %r, which was not offered", handler.name, subprotocol)
+            subprotocol = None
+    except HandshakeError as err:
+        await _refuse(stream, err, server)
+        return
+    target = call.target if call.target.isascii() and call.target else quote(call.path)
+    conn = Connection(handler, connect, subprotocol=subprotocol)
+    server_header = f"trioserve/{__version__}"
+    await run_websocket(
+        conn,
+        stream,
+        synthetic_request_head(target, request),
+        trailing,
+        reg.websocket,
+        extra_headers=[(b"Server", server_header.encode())],
+    )
+
+
+async def _refuse(stream: trio.abc.Stream, err: HandshakeError, server: Host) -> None:
+    body = error_response(err.status, err.code, err.message).body
+    assert isinstance(body, bytes)
+    data = http_response(
+        err.status,
+        err.headers,
+        body,
+        server=f"trioserve/{__version__}",
+        date=email.utils.formatdate(usegmt=True),
+    )
+    log.info("websocket handshake refused: %s %s", err.status, err.code)
+    try:
+        with trio.move_on_after(5):
+            await stream.send_all(data)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        pass
+    finally:
+        await trio.aclose_forcefully(stream)
