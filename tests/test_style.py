@@ -33,8 +33,13 @@ STRICT = [
     "trioserve/tree.py",
     "trioserve/hierarchy.py",
     "trioserve/call.py",
+    "trioserve/context.py",
     "trioserve/spec.py",
     "trioserve/render",
+    "trioserve/files",
+    "trioserve/histograms",
+    "trioserve/commands",
+    "trioserve/ws/_handshake.py",
 ]
 
 
