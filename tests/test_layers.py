@@ -43,6 +43,37 @@ FORBIDDEN = {"socket", "trio", "asyncio", "select", "selectors", "ssl", "anyio"}
 #: the only modules that may import the engines or the server: the top of the stack
 TOP = ("trioserve", "trioserve.server", "trioserve.threaded", "trioserve.cli", "trioserve.demo")
 
+#: the table of docs/architecture.md, top to bottom: a module may import its own row and the
+#: rows below it. A name stands for that module and everything under it.
+LAYERS: list[tuple[str, ...]] = [
+    ("trioserve",),  # the package's lazy re-exports
+    ("trioserve.cli", "trioserve.demo", "trioserve.threaded"),
+    ("trioserve.server",),
+    ("trioserve.engines",),
+    ("trioserve.dispatch",),
+    ("trioserve.requests",),
+    ("trioserve.ui",),
+    ("trioserve.ws",),
+    ("trioserve.context",),
+    ("trioserve.files",),
+    ("trioserve.auth",),
+    ("trioserve.hierarchy",),
+    ("trioserve.render",),
+    (
+        "trioserve.tree",
+        "trioserve.policy",
+        "trioserve.appthread",
+        "trioserve.commands",
+        "trioserve.histograms",
+        "trioserve.items",
+        "trioserve.mime",
+        "trioserve.accesslog",
+        "trioserve.debugpage",
+    ),
+    ("trioserve.call", "trioserve.spec", "trioserve.errors", "trioserve._version"),
+    ("fcgi",),
+]
+
 
 @pytest.mark.parametrize("module", SANS_IO)
 def test_module_imports_no_io(module: str) -> None:
@@ -155,6 +186,29 @@ def test_the_graph_sees_type_only_and_local_imports() -> None:
     assert "trioserve.requests" in graph["trioserve.dispatch"]  # imported inside a method
     assert "trioserve.ws._handler" in graph["trioserve.ws"]  # under TYPE_CHECKING only
     assert import_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert layer_of("trioserve.engines._http_conn") < layer_of("trioserve.ws._conn")
+    assert layer_of("trioserve.ws") < layer_of("trioserve.call") < layer_of("fcgi._records")
+
+
+def layer_of(module: str) -> int:
+    """The row of ``module`` in LAYERS (the most specific name that covers it)."""
+    best: tuple[int, int] | None = None
+    for row, names in enumerate(LAYERS):
+        for name in names:
+            if module == name or module.startswith(name + "."):
+                if best is None or len(name) > best[1]:
+                    best = (row, len(name))
+    assert best is not None, f"{module} has no row in LAYERS (and in docs/architecture.md)"
+    return best[0]
+
+
+def test_every_import_points_down_the_table() -> None:
+    graph = import_graph()
+    upward = {
+        module: sorted(dep for dep in deps if layer_of(dep) < layer_of(module))
+        for module, deps in graph.items()
+    }
+    assert {module: deps for module, deps in upward.items() if deps} == {}
 
 
 def test_nothing_below_the_engines_imports_them() -> None:
