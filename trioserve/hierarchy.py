@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 from typing import Any
 
 from trioserve.items import Text
@@ -20,7 +21,9 @@ from trioserve.tree import Node
 
 __all__ = ["HNode", "build_hierarchy", "build_item", "dump_json", "dump_xml", "member_node"]
 
-Visible = Callable[[str], bool]
+#: asked with an item's full path; ``None`` where no restriction exists (everything visible),
+#: which spares a whole-tree listing one path string and one policy walk per item
+Visible = Callable[[str], bool] | None
 
 
 @dataclass(slots=True)
@@ -33,11 +36,16 @@ class HNode:
 
     def add(self, key: str, value: Any) -> None:
         """Add a field; ``str`` values become JSON strings, others raw JSON."""
-        self.fields.append((key, quote(value) if isinstance(value, str) else json.dumps(value)))
+        if isinstance(value, str):
+            self.fields.append((key, quote(value)))
+        else:
+            self.fields.append((key, "true" if value is True else json.dumps(value)))
 
 
 def quote(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False).replace("/", "\\/")
+    # the C encoder json.dumps(text, ensure_ascii=False) ends in, without dumps' per-call setup
+    # (a listing quotes three strings per item)
+    return encode_basestring(text).replace("/", "\\/")
 
 
 def _kind_of(value: Any) -> str:
@@ -77,15 +85,20 @@ def member_node(name: str, value: Any) -> HNode:
     return hnode
 
 
-def _children(node: Node, visible: Visible, depth: int | None) -> list[HNode]:
+def _children(node: Node, visible: Visible, depth: int | None, path: str = "") -> list[HNode]:
+    """``path`` is ``node``'s own path (``""`` for the top), built on the way down rather than
+    walked up again for every child."""
     result = []
     for child in list(node.children.values()):
-        if not visible(child.path()):
+        child_path = path + "/" + child.name
+        if visible is not None and not visible(child_path):
             continue
         hchild = HNode(name=child.name)
         node_fields(child, hchild, all_fields=False)
         if child.is_folder and (depth is None or depth > 0):
-            hchild.children = _children(child, visible, None if depth is None else depth - 1)
+            hchild.children = _children(
+                child, visible, None if depth is None else depth - 1, child_path
+            )
         result.append(hchild)
     return result
 
@@ -94,7 +107,7 @@ def _members(value: Any, base: str, visible: Visible) -> list[HNode]:
     return [
         member_node(name, member)
         for name, member in public_members(value).items()
-        if visible(base.rstrip("/") + "/" + name)
+        if visible is None or visible(base.rstrip("/") + "/" + name)
     ]
 
 
@@ -128,7 +141,7 @@ def build_hierarchy(
         hnode = HNode(name=node.name)
         node_fields(node, hnode, all_fields=False)
     if node.is_folder:
-        hnode.children = _children(node, visible, None)
+        hnode.children = _children(node, visible, None, node.path())
     elif value is not None and not isinstance(value, Text) and has_members(value):
         hnode.children = _members(value, path, visible)
     return hnode

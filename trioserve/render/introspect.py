@@ -49,8 +49,8 @@ import datetime
 import enum
 import inspect
 import types
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
 
 from trioserve.histograms import is_boost_histogram
 
@@ -119,6 +119,10 @@ def is_public_name(name: object) -> bool:
 
 def _is_opaque(value: object) -> bool:
     """Things never traversed nor exposed as members (modules, classes, callables...)."""
+    return _by_type(_OPAQUE_BY_TYPE, value, _opaque_uncached)
+
+
+def _opaque_uncached(value: object) -> bool:
     if isinstance(value, _OPAQUE):
         return True
     # Any other callable (functools.partial, objects with __call__) is code, not data.
@@ -132,11 +136,46 @@ def _is_numpy(value: object) -> bool:
 
 def is_leaf(obj: object) -> bool:
     """True when ``obj`` is rendered as a value (no members to list or reach)."""
-    if obj is None or isinstance(obj, _LEAF):
-        return True
-    if _is_numpy(obj):
-        return True
-    return _is_opaque(obj)
+    return obj is None or _by_type(_LEAF_BY_TYPE, obj, _leaf_uncached)
+
+
+def _leaf_uncached(obj: object) -> bool:
+    return isinstance(obj, _LEAF) or _is_numpy(obj) or _opaque_uncached(obj)
+
+
+# These answers depend on the type alone, and a listing asks them several times per item, so
+# they are remembered per type (bounded; a proxy whose __class__ differs from its type is
+# never cached, since isinstance() looks at __class__). A class that gains
+# ``__trioserve_members__`` or new slots after its first rendering keeps its first answer.
+_OPAQUE_BY_TYPE: dict[type, bool] = {}
+_LEAF_BY_TYPE: dict[type, bool] = {}
+_FIELDS_BY_TYPE: dict[type, tuple[str, ...]] = {}
+_EXTRA_BY_TYPE: dict[type, tuple[str, ...]] = {}
+_SLOTS_BY_TYPE: dict[type, tuple[str, ...]] = {}
+_TYPE_CACHE_SIZE = 4096
+_T = TypeVar("_T")
+
+
+def _per_type(cache: dict[type, _T], cls: type, compute: Callable[[type], _T]) -> _T:
+    try:
+        return cache[cls]
+    except KeyError:
+        pass
+    answer = compute(cls)
+    if len(cache) < _TYPE_CACHE_SIZE:
+        cache[cls] = answer
+    return answer
+
+
+def _by_type(cache: dict[type, bool], value: object, compute: Callable[[object], bool]) -> bool:
+    cls = type(value)
+    known = cache.get(cls)
+    if known is not None:
+        return known
+    answer = compute(value)
+    if len(cache) < _TYPE_CACHE_SIZE and getattr(value, "__class__", None) is cls:
+        cache[cls] = answer
+    return answer
 
 
 def _is_namedtuple(obj: object) -> bool:
@@ -144,7 +183,11 @@ def _is_namedtuple(obj: object) -> bool:
 
 
 def _extra_names(obj: object) -> tuple[str, ...]:
-    names = getattr(type(obj), "__trioserve_members__", ())
+    return _per_type(_EXTRA_BY_TYPE, type(obj), _extra_names_of)
+
+
+def _extra_names_of(cls: type) -> tuple[str, ...]:
+    names = getattr(cls, "__trioserve_members__", ())
     if isinstance(names, str):
         names = (names,)
     try:
@@ -153,7 +196,11 @@ def _extra_names(obj: object) -> tuple[str, ...]:
         return ()
 
 
-def _slot_names(cls: type) -> list[str]:
+def _slot_names(cls: type) -> tuple[str, ...]:
+    return _per_type(_SLOTS_BY_TYPE, cls, _slot_names_uncached)
+
+
+def _slot_names_uncached(cls: type) -> tuple[str, ...]:
     out: list[str] = []
     for klass in cls.__mro__:
         slots = klass.__dict__.get("__slots__", ())
@@ -162,22 +209,32 @@ def _slot_names(cls: type) -> list[str]:
         for s in slots:
             if isinstance(s, str) and s not in out:
                 out.append(s)
-    return out
+    return tuple(out)
 
 
-def _attr_members(obj: object) -> dict[str, Any]:
-    """Members of a non-container object (dataclass, plain object, namedtuple)."""
-    out: dict[str, Any] = {}
+def _dataclass_public_fields(cls: type) -> tuple[str, ...]:
+    """A dataclass's public field names, read once per class: ``dataclasses.fields`` costs
+    more than the rest of ``has_members`` and a listing asks it for every item."""
+    return _per_type(_FIELDS_BY_TYPE, cls, _dataclass_fields_uncached)
+
+
+def _dataclass_fields_uncached(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls) if is_public_name(f.name))
+
+
+def _attr_candidates(obj: object) -> Iterator[tuple[str, Any]]:
+    """``(name, value)`` of a non-container object's public attributes, in rendering order
+    (a name may come twice; its first value counts). A generator, so that
+    :func:`has_members` can stop at the first one."""
     if _is_namedtuple(obj):
         for name in type(obj)._fields:  # type: ignore[attr-defined]
             if is_public_name(name):
-                out[name] = getattr(obj, name)
+                yield name, getattr(obj, name)
     elif dataclasses.is_dataclass(obj):
-        for f in dataclasses.fields(obj):
-            if is_public_name(f.name):
-                value = getattr(obj, f.name, _MISSING)
-                if value is not _MISSING:
-                    out[f.name] = value
+        for name in _dataclass_public_fields(type(obj)):
+            value = getattr(obj, name, _MISSING)
+            if value is not _MISSING:
+                yield name, value
     else:
         try:
             d = object.__getattribute__(obj, "__dict__")
@@ -186,21 +243,27 @@ def _attr_members(obj: object) -> dict[str, Any]:
         if isinstance(d, dict):
             for name, value in list(d.items()):
                 if is_public_name(name):
-                    out[name] = value
+                    yield name, value
         for name in _slot_names(type(obj)):
-            if is_public_name(name) and name not in out:
+            if is_public_name(name):
                 try:
-                    out[name] = object.__getattribute__(obj, name)
+                    yield name, object.__getattribute__(obj, name)
                 except AttributeError:
                     pass
     for name in _extra_names(obj):
-        if name in out:
-            continue
         try:
-            out[name] = getattr(obj, name)
+            yield name, getattr(obj, name)
         except Exception:
             # A computed member that fails is simply absent; rendering must not fail.
             continue
+
+
+def _attr_members(obj: object) -> dict[str, Any]:
+    """Members of a non-container object (dataclass, plain object, namedtuple)."""
+    out: dict[str, Any] = {}
+    for name, value in _attr_candidates(obj):
+        if name not in out:
+            out[name] = value
     return {k: v for k, v in out.items() if not _is_opaque(v)}
 
 
@@ -270,7 +333,13 @@ def has_members(obj: object) -> bool:
             if not is_leaf(value) and value is not None:
                 return True
         return False
-    return bool(_attr_members(obj))
+    seen: set[str] = set()
+    for name, value in _attr_candidates(obj):
+        if name not in seen:
+            if not _is_opaque(value):
+                return True
+            seen.add(name)
+    return False
 
 
 def public_methods(obj: object) -> dict[str, Any]:

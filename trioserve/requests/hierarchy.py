@@ -17,6 +17,7 @@ def _hierarchy(ctx: RequestContext) -> HNode | None:
     if found is None:
         return None
     user = ctx.user
+    policy = ctx.server.policy
     return build_hierarchy(
         found.node,
         members=found.members,
@@ -24,7 +25,7 @@ def _hierarchy(ctx: RequestContext) -> HNode | None:
         top_name=top_name(ctx),
         top_title=ctx.server.tree.top.title,
         user=user,
-        visible=lambda path: ctx.can_see_path(path, user),
+        visible=(lambda path: ctx.can_see_path(path, user)) if policy.has_rules else None,
     )
 
 
