@@ -59,19 +59,30 @@ seconds to complete, then are cancelled. EMFILE-type accept errors are logged an
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from functools import partial
 
 import trio
 
 from trioserve.accesslog import AccessLog
 from trioserve.engines._http_conn import HttpConnection
+from trioserve.engines._http_options import (
+    DEFAULT_BODY_TIMEOUT,
+    DEFAULT_GRACE,
+    DEFAULT_HEADER_TIMEOUT,
+    DEFAULT_KEEPALIVE_TIMEOUT,
+    DEFAULT_MAX_BODY,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_URL_LENGTH,
+    DEFAULT_SOCKET_MODE,
+    DEFAULT_WRITE_TIMEOUT,
+    HttpOptions,
+)
 from trioserve.engines._listen import (
     accept_forever,
     open_listeners,
 )
 from trioserve.engines.base import Authenticator, EngineContext
-from trioserve.errors import SpecError
 from trioserve.spec import EngineSpec
 
 __all__ = [
@@ -91,80 +102,8 @@ __all__ = [
 
 log = logging.getLogger("trioserve.http")
 
-DEFAULT_MAX_HEADER_BYTES = 16 * 1024
-DEFAULT_MAX_URL_LENGTH = 8 * 1024
-DEFAULT_MAX_BODY = 16 * 1024 * 1024
-DEFAULT_HEADER_TIMEOUT = 10.0
-DEFAULT_KEEPALIVE_TIMEOUT = 30.0
-DEFAULT_BODY_TIMEOUT = 30.0
-DEFAULT_WRITE_TIMEOUT = 30.0
-DEFAULT_MAX_CONNECTIONS = 1000
-DEFAULT_GRACE = 2.0
-DEFAULT_SOCKET_MODE = 0o600
 #: at the connection cap, keep-alive connections idle at least this long are closed
 SHED_MIN_IDLE = 0.5
-
-
-@dataclass(frozen=True, slots=True)
-class HttpOptions:
-    """The engine's options, parsed and validated from the spec (see the module table)."""
-
-    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
-    max_url_length: int = DEFAULT_MAX_URL_LENGTH
-    max_body: int = DEFAULT_MAX_BODY
-    header_timeout: float = DEFAULT_HEADER_TIMEOUT
-    keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT
-    body_timeout: float = DEFAULT_BODY_TIMEOUT
-    write_timeout: float = DEFAULT_WRITE_TIMEOUT
-    max_connections: int = DEFAULT_MAX_CONNECTIONS
-    grace: float = DEFAULT_GRACE
-    socket_mode: int = DEFAULT_SOCKET_MODE
-    debug: bool = False
-    top: str | None = None
-    log: str | None = None
-    cred_cors: str | None = None
-
-    @classmethod
-    def from_spec(cls, spec: EngineSpec) -> HttpOptions:
-        def positive_int(name: str, default: int) -> int:
-            value = spec.int_option(name, default)
-            if value <= 0:
-                raise SpecError(f"engine option {name} must be positive in {spec.text!r}")
-            return value
-
-        def positive_float(name: str, default: float) -> float:
-            value = spec.float_option(name, default)
-            if not value > 0:
-                raise SpecError(f"engine option {name} must be positive in {spec.text!r}")
-            return value
-
-        mode_text = spec.options.get("socket_mode") or ""
-        try:
-            socket_mode = int(mode_text, 8) if mode_text else DEFAULT_SOCKET_MODE
-        except ValueError:
-            raise SpecError(
-                f"socket_mode={mode_text!r} in {spec.text!r} is not an octal mode"
-            ) from None
-        if not 0 <= socket_mode <= 0o777:
-            raise SpecError(f"socket_mode={mode_text!r} in {spec.text!r} is out of range")
-        return cls(
-            max_header_bytes=positive_int("max_header_bytes", DEFAULT_MAX_HEADER_BYTES),
-            max_url_length=positive_int("max_url_length", DEFAULT_MAX_URL_LENGTH),
-            max_body=positive_int("max_body", DEFAULT_MAX_BODY),
-            header_timeout=positive_float("header_timeout", DEFAULT_HEADER_TIMEOUT),
-            keepalive_timeout=positive_float("keepalive_timeout", DEFAULT_KEEPALIVE_TIMEOUT),
-            body_timeout=positive_float("body_timeout", DEFAULT_BODY_TIMEOUT),
-            write_timeout=positive_float("write_timeout", DEFAULT_WRITE_TIMEOUT),
-            max_connections=positive_int("max_connections", DEFAULT_MAX_CONNECTIONS),
-            grace=spec.float_option("grace", DEFAULT_GRACE),
-            socket_mode=socket_mode,
-            debug=spec.flag("debug"),
-            top=spec.options.get("top") or None,
-            log=spec.options.get("log") or None,
-            cred_cors=(spec.options["cred_cors"] or "true")
-            if "cred_cors" in spec.options
-            else None,
-        )
 
 
 async def serve_http(

@@ -1,0 +1,165 @@
+"""What an HTTP/1.1 connection reads: a request head, then its body, each under its timeout.
+
+Functions of a connection (:class:`._http_state.ConnectionState`) rather than methods, so the
+request loop in :mod:`._http_conn` reads on one screen; they cost no more than methods did.
+The limits are checked by the sans-IO guards of :mod:`._http_parse` on the raw bytes *before*
+h11 parses them, so a hostile head or chunked body is refused while it is still small:
+
+* the first byte of a request is awaited under ``header_timeout`` (first request) or
+  ``keepalive_timeout`` (later ones), in a cancel scope the engine can cut short to shed idle
+  connections; silence there ends the connection quietly, with no answer;
+* once a byte has arrived, the whole head must follow within ``header_timeout`` (else 408);
+* the body is read only when asked for (after authentication), with ``100 Continue`` sent first
+  if the client waits for it, and each read under ``body_timeout``, within ``max_body`` (413).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import h11
+import trio
+
+from trioserve.engines._http_parse import ChunkedGuard, HeadError, HeadGuard, RequestHead
+from trioserve.engines._http_state import ConnectionState
+from trioserve.engines._http_write import Drop, fatal, send
+
+__all__ = ["read_body", "read_head"]
+
+log = logging.getLogger("trioserve.http")
+
+#: bytes asked of the socket per receive
+_RECEIVE_SIZE = 64 * 1024
+
+
+async def read_head(conn: ConnectionState) -> h11.Request | None:
+    """The next request head; None when the connection should end (an error was answered, the
+    client left or stayed idle too long)."""
+    options = conn.engine.options
+    guard = HeadGuard(options.max_url_length, options.max_header_bytes)
+    leftover = conn.h11.trailing_data[0] if conn.requests else b""
+    try:
+        guard.feed(leftover)
+    except HeadError as error:
+        await fatal(conn, error, method=None, request_line="-")
+        return None
+    deadline: float | None = None
+    if leftover:
+        deadline = trio.current_time() + options.header_timeout
+    while True:
+        try:
+            event = conn.h11.next_event()
+        except h11.RemoteProtocolError as exc:
+            if conn.h11.trailing_data[1]:
+                raise Drop("client closed the connection in the middle of a request") from None
+            log.debug("malformed request from %s: %s", conn.peer, exc)
+            status = exc.error_status_hint if exc.error_status_hint >= 400 else 400
+            raise_error = HeadError(status, "bad_request", "malformed HTTP request")
+            await fatal(conn, raise_error, method=None, request_line="-")
+            return None
+        if event is h11.NEED_DATA:
+            if deadline is None:
+                data = await _receive_first_byte(conn)
+                if data is None:
+                    return None
+                deadline = trio.current_time() + options.header_timeout
+            else:
+                data = await _receive_until(conn, deadline)
+                if data is None:
+                    too_slow = HeadError(
+                        408, "request_timeout", "request head not received in time"
+                    )
+                    await fatal(conn, too_slow, method=None, request_line="-")
+                    return None
+            try:
+                guard.feed(data)
+            except HeadError as error:
+                await fatal(conn, error, method=None, request_line="-")
+                return None
+            conn.h11.receive_data(data)
+            continue
+        if isinstance(event, h11.Request):
+            return event
+        return None  # ConnectionClosed (or PAUSED, which cannot happen here)
+
+
+async def _receive_first_byte(conn: ConnectionState) -> bytes | None:
+    """Wait for a request to begin; None when the connection should close instead."""
+    engine = conn.engine
+    options = engine.options
+    if conn.requests == 0:
+        deadline = conn.accepted_at + options.header_timeout
+        reason = "no request within header_timeout"
+    else:
+        deadline = trio.current_time() + options.keepalive_timeout
+        reason = "keep-alive idle timeout"
+    if engine.closing:
+        return None
+    conn.idle_since = trio.current_time()
+    with trio.move_on_at(deadline) as scope:
+        conn.idle_scope = scope
+        try:
+            data = await conn.stream.receive_some(_RECEIVE_SIZE)
+        finally:
+            conn.idle_scope = None
+    if scope.cancelled_caught:
+        if engine.closing or engine.pressure:
+            reason = "closed while idle (shutdown or connection limit)"
+        log.log(
+            logging.DEBUG if conn.requests else logging.INFO,
+            "dropped connection from %s: %s",
+            conn.peer,
+            reason,
+        )
+        conn.dropped = True
+        return None
+    return data
+
+
+async def _receive_until(conn: ConnectionState, deadline: float) -> bytes | None:
+    with trio.move_on_at(deadline):
+        return await conn.stream.receive_some(_RECEIVE_SIZE)
+    return None
+
+
+async def read_body(conn: ConnectionState, head: RequestHead) -> bytes:
+    """The whole request body; :class:`HeadError` (408, 413, 400) or :class:`Drop` if not."""
+    options = conn.engine.options
+    if conn.h11.they_are_waiting_for_100_continue:
+        await send(
+            conn,
+            conn.h11.send(
+                h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")
+            ),
+        )
+    guard: ChunkedGuard | None = None
+    if head.chunked:
+        guard = ChunkedGuard(options.max_body, options.max_header_bytes)
+        guard.feed(conn.h11.trailing_data[0])
+    parts: list[bytes] = []
+    total = 0
+    while True:
+        try:
+            event = conn.h11.next_event()
+        except h11.RemoteProtocolError as exc:
+            log.debug("malformed body from %s: %s", conn.peer, exc)
+            status = exc.error_status_hint if exc.error_status_hint >= 400 else 400
+            raise HeadError(status, "bad_request", "malformed request body") from None
+        if event is h11.NEED_DATA:
+            data = await _receive_until(conn, trio.current_time() + options.body_timeout)
+            if data is None:
+                raise HeadError(408, "request_timeout", "request body not received in time")
+            if not data:
+                raise Drop("client closed the connection in the middle of a request body")
+            if guard is not None and not guard.done:
+                guard.feed(data)
+            conn.h11.receive_data(data)
+        elif isinstance(event, h11.Data):
+            total += len(event.data)
+            if total > options.max_body:
+                raise HeadError(413, "body_too_large", f"the body exceeds {options.max_body} bytes")
+            parts.append(bytes(event.data))
+        elif isinstance(event, h11.EndOfMessage):
+            return b"".join(parts)
+        else:
+            raise Drop("unexpected event while reading a body")

@@ -1,0 +1,81 @@
+"""What one HTTP/1.1 connection knows, and what the engine may do to it from outside.
+
+The base of :class:`~trioserve.engines._http_conn.HttpConnection`, in a module of its own so
+that the reading (:mod:`._http_read`) and writing (:mod:`._http_write`) functions can name the
+type they work on without importing the request loop that calls them (no import cycles, even
+for type hints). Attribute access stays what it was: one class, one instance ``__dict__``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+import h11
+import trio
+
+from trioserve.engines._listen import peer_name
+
+if TYPE_CHECKING:
+    from trioserve.accesslog import AccessLog
+    from trioserve.call import Authenticator
+    from trioserve.engines._http_options import HttpOptions
+    from trioserve.engines.base import EngineContext
+
+__all__ = ["ConnectionState", "EngineState"]
+
+
+class EngineState(Protocol):
+    """What a connection reads of the engine that accepted it (:mod:`.http` implements it);
+    named by shape so the engine can create connections without the two importing each
+    other."""
+
+    ctx: EngineContext
+    options: HttpOptions
+    authenticator: Authenticator | None
+    access: AccessLog
+    name: str
+    #: the engine is shutting down: answer in-flight requests, accept no new ones
+    closing: bool
+    #: clients wait for a connection slot: answer with ``Connection: close``
+    pressure: bool
+
+
+class ConnectionState:
+    """One client connection's stream, h11 state machine, counters and shutdown flags."""
+
+    def __init__(self, engine: EngineState, stream: trio.SocketStream) -> None:
+        options = engine.options
+        self.engine = engine
+        self.stream = stream
+        self.peer = peer_name(stream)
+        self.h11 = h11.Connection(
+            h11.SERVER,
+            max_incomplete_event_size=options.max_url_length + options.max_header_bytes + 1024,
+        )
+        self.scope: trio.CancelScope | None = None
+        self.accepted_at = trio.current_time()
+        self.requests = 0
+        #: set while waiting for the first byte of a request (the connection is idle)
+        self.idle_scope: trio.CancelScope | None = None
+        self.idle_since = 0.0
+        self.websocket = False
+        #: from a complete request head until its response is written: what grace protects
+        self.in_request = False
+        #: the connection's end was already logged (one line per dropped connection)
+        self.dropped = False
+
+    # -- shutdown and shedding, called by the engine ----------------------------------------
+
+    def shed_if_idle(self, idle_before: float) -> None:
+        """Close a keep-alive connection that has been idle since before ``idle_before``."""
+        if self.idle_scope is not None and self.requests > 0 and self.idle_since <= idle_before:
+            self.idle_scope.cancel()
+
+    def shutdown(self, deadline: float) -> None:
+        if self.scope is None:
+            return
+        if self.websocket or not self.in_request:
+            # idle, still receiving a head, or lingering after an error: nothing to finish
+            self.scope.cancel()
+            return
+        self.scope.deadline = min(self.scope.deadline, deadline)
