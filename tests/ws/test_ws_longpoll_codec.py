@@ -6,6 +6,7 @@ import base64
 
 import pytest
 
+from trioserve.ws import WithHeader
 from trioserve.ws._longpoll import (
     BINARY_TYPE,
     LongpollQuery,
@@ -15,7 +16,6 @@ from trioserve.ws._longpoll import (
     encode_nope,
     parse_query,
 )
-from trioserve.ws import WithHeader
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ import trio
 from trioserve.call import Call, Response
 from trioserve.debugpage import render_debug_page
 from trioserve.engines._http_parse import HeadError, RequestHead, check_head
-from trioserve.engines._http_read import read_body, read_head
+from trioserve.engines._http_read import Head, read_body, read_head
 from trioserve.engines._http_response import CORS_METHODS, cors_preflight, engine_error
 from trioserve.engines._http_state import ConnectionState
 from trioserve.engines._http_write import Drop, close_connection, fatal, write_response
@@ -44,12 +44,13 @@ class HttpConnection(ConnectionState):
     async def run(self) -> None:
         try:
             while await self._cycle():
-                if self.h11.our_state is not h11.DONE or self.h11.their_state is not h11.DONE:
-                    await close_connection(self, linger=True)
-                    return
+                if self.fast_head is None:  # h11 carried this request
+                    if self.h11.our_state is not h11.DONE or self.h11.their_state is not h11.DONE:
+                        await close_connection(self, linger=True)
+                        return
+                    self.next_cycle()
                 if self.engine.closing:
                     break
-                self.h11.start_next_cycle()
             await close_connection(self, linger=False)
         except Drop as drop:
             log.log(drop.level, "dropped connection from %s: %s", self.peer, drop.reason)
@@ -70,18 +71,19 @@ class HttpConnection(ConnectionState):
         finally:
             self.in_request = False
 
-    async def _serve_request(self, request: h11.Request) -> bool:
+    async def _serve_request(self, request: Head) -> bool:
         options = self.engine.options
-        method = request.method.decode("ascii")
-        request_line = (
-            f"{method} {request.target.decode('latin-1')} HTTP/{request.http_version.decode()}"
-        )
+        raw_method, raw_target, raw_version, raw_headers = request
+        method = raw_method.decode("ascii")
+        target = raw_target.decode("latin-1")
+        version = raw_version.decode("ascii")
+        request_line = f"{method} {target} HTTP/{version}"
         try:
             head = check_head(
-                request.method,
-                request.target,
-                request.http_version,
-                list(request.headers),
+                raw_method,
+                raw_target,
+                raw_version,
+                raw_headers,
                 max_url_length=options.max_url_length,
                 max_header_bytes=options.max_header_bytes,
                 max_body=options.max_body,
@@ -97,8 +99,8 @@ class HttpConnection(ConnectionState):
             engine=self.engine.name,
             top_name=options.top,
             peer=self.peer,
-            target=request.target.decode("latin-1"),
-            http_version=request.http_version.decode("ascii"),
+            target=target,
+            http_version=version,
         )
         try:
             response = await self._answer(call, head)
@@ -108,7 +110,7 @@ class HttpConnection(ConnectionState):
         if response is None:  # the websocket hook owned the connection
             self.engine.access.log(self.peer, call.user, request_line, 101, None)
             return False
-        body_pending = self.h11.their_state is h11.SEND_BODY
+        body_pending = self.fast_head is None and self.h11.their_state is h11.SEND_BODY
         close = response.close or body_pending or self.engine.closing or self.engine.pressure
         sent = await write_response(self, method, response, close=close)
         self.engine.access.log(self.peer, call.user, request_line, response.status, sent)

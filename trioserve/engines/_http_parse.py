@@ -62,6 +62,7 @@ _HOST_RE = re.compile(
     rb"|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?"
 )
 _BAD_PERCENT_RE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class HeadError(Exception):
@@ -179,7 +180,7 @@ def decode_path(raw_path: bytes) -> str:
         text = unquote_to_bytes(raw_path).decode("utf-8")
     except UnicodeDecodeError:
         raise HeadError(400, "bad_path", "the request path is not valid UTF-8") from None
-    if any(ord(ch) < 0x20 or ch == "\x7f" for ch in text):
+    if _CONTROL_RE.search(text):
         raise HeadError(400, "bad_path", "control characters are not allowed in the path")
     if not text.startswith("/"):
         raise HeadError(400, "bad_path", "the request path must start with /")

@@ -20,11 +20,12 @@ import logging
 import h11
 import trio
 
+from trioserve.engines._http_fast import parse_simple_head
 from trioserve.engines._http_parse import ChunkedGuard, HeadError, HeadGuard, RequestHead
 from trioserve.engines._http_state import ConnectionState
 from trioserve.engines._http_write import Drop, fatal, send
 
-__all__ = ["read_body", "read_head"]
+__all__ = ["Head", "read_body", "read_head"]
 
 log = logging.getLogger("trioserve.http")
 
@@ -32,55 +33,79 @@ log = logging.getLogger("trioserve.http")
 _RECEIVE_SIZE = 64 * 1024
 
 
-async def read_head(conn: ConnectionState) -> h11.Request | None:
+#: a request head as both paths deliver it: (method, target, http_version, headers), the
+#: headers as ``(lower-case name, value)`` byte pairs exactly as h11 normalises them
+Head = tuple[bytes, bytes, bytes, list[tuple[bytes, bytes]]]
+
+
+async def read_head(conn: ConnectionState) -> Head | None:
     """The next request head; None when the connection should end (an error was answered, the
-    client left or stayed idle too long)."""
+    client left or stayed idle too long).
+
+    The head's bytes are gathered in ``conn.buffer`` under the :class:`HeadGuard` limits. A
+    head of the common shape is parsed by :mod:`._http_fast` and leaves h11 untouched
+    (``conn.fast_head`` is set); any other is handed to h11 with everything buffered after it.
+    """
     options = conn.engine.options
     guard = HeadGuard(options.max_url_length, options.max_header_bytes)
-    leftover = conn.h11.trailing_data[0] if conn.requests else b""
+    conn.fast_head = None
     try:
-        guard.feed(leftover)
+        guard.feed(conn.buffer)
     except HeadError as error:
         await fatal(conn, error, method=None, request_line="-")
         return None
     deadline: float | None = None
-    if leftover:
+    if conn.buffer:
         deadline = trio.current_time() + options.header_timeout
-    while True:
-        try:
-            event = conn.h11.next_event()
-        except h11.RemoteProtocolError as exc:
-            if conn.h11.trailing_data[1]:
-                raise Drop("client closed the connection in the middle of a request") from None
-            log.debug("malformed request from %s: %s", conn.peer, exc)
-            status = exc.error_status_hint if exc.error_status_hint >= 400 else 400
-            raise_error = HeadError(status, "bad_request", "malformed HTTP request")
-            await fatal(conn, raise_error, method=None, request_line="-")
-            return None
-        if event is h11.NEED_DATA:
-            if deadline is None:
-                data = await _receive_first_byte(conn)
-                if data is None:
-                    return None
-                deadline = trio.current_time() + options.header_timeout
-            else:
-                data = await _receive_until(conn, deadline)
-                if data is None:
-                    too_slow = HeadError(
-                        408, "request_timeout", "request head not received in time"
-                    )
-                    await fatal(conn, too_slow, method=None, request_line="-")
-                    return None
-            try:
-                guard.feed(data)
-            except HeadError as error:
-                await fatal(conn, error, method=None, request_line="-")
+    while not guard.complete:
+        if deadline is None:
+            data = await _receive_first_byte(conn)
+            if data is None:
                 return None
-            conn.h11.receive_data(data)
-            continue
-        if isinstance(event, h11.Request):
-            return event
-        return None  # ConnectionClosed (or PAUSED, which cannot happen here)
+            deadline = trio.current_time() + options.header_timeout
+        else:
+            data = await _receive_until(conn, deadline)
+            if data is None:
+                too_slow = HeadError(408, "request_timeout", "request head not received in time")
+                await fatal(conn, too_slow, method=None, request_line="-")
+                return None
+        if not data:
+            if conn.buffer:
+                raise Drop("client closed the connection in the middle of a request")
+            return None  # the client closed between requests
+        try:
+            guard.feed(data)
+        except HeadError as error:
+            await fatal(conn, error, method=None, request_line="-")
+            return None
+        conn.buffer += data
+    head = conn.buffer[: guard.seen]
+    simple = parse_simple_head(head)
+    if simple is not None:
+        conn.buffer = conn.buffer[guard.seen :]
+        conn.fast_head = head
+        return simple
+    return await _read_head_with_h11(conn)
+
+
+async def _read_head_with_h11(conn: ConnectionState) -> Head | None:
+    """The unusual head, parsed by h11 from the buffered bytes (it holds a whole head)."""
+    conn.h11.receive_data(conn.buffer)
+    conn.buffer = b""
+    try:
+        event = conn.h11.next_event()
+    except h11.RemoteProtocolError as exc:
+        log.debug("malformed request from %s: %s", conn.peer, exc)
+        status = exc.error_status_hint if exc.error_status_hint >= 400 else 400
+        error = HeadError(status, "bad_request", "malformed HTTP request")
+        await fatal(conn, error, method=None, request_line="-")
+        return None
+    if isinstance(event, h11.Request):
+        return event.method, event.target, event.http_version, list(event.headers)
+    # NEED_DATA cannot happen (the guard saw the blank line that h11 also ends the head at:
+    # h11 ends a head at the first blank line, CRLF or bare LF, as the guard does)
+    log.error("h11 did not parse a complete head from %s: %r", conn.peer, event)
+    raise Drop("request head not understood", level=logging.ERROR)
 
 
 async def _receive_first_byte(conn: ConnectionState) -> bytes | None:
@@ -124,6 +149,8 @@ async def _receive_until(conn: ConnectionState, deadline: float) -> bytes | None
 
 async def read_body(conn: ConnectionState, head: RequestHead) -> bytes:
     """The whole request body; :class:`HeadError` (408, 413, 400) or :class:`Drop` if not."""
+    if conn.fast_head is not None:
+        return b""  # the fast path only takes requests without a body
     options = conn.engine.options
     if conn.h11.they_are_waiting_for_100_continue:
         await send(

@@ -48,10 +48,14 @@ class ConnectionState:
         self.engine = engine
         self.stream = stream
         self.peer = peer_name(stream)
-        self.h11 = h11.Connection(
-            h11.SERVER,
-            max_incomplete_event_size=options.max_url_length + options.max_header_bytes + 1024,
-        )
+        self._max_event = options.max_url_length + options.max_header_bytes + 1024
+        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=self._max_event)
+        #: received bytes no request has consumed yet (the next head, pipelined requests);
+        #: h11 sees them only when a request leaves the fast path (:mod:`._http_fast`)
+        self.buffer = b""
+        #: the raw head of the current request while it is on the fast path; None when h11
+        #: carries the request (it was unusual, or its response needs h11 to be written)
+        self.fast_head: bytes | None = None
         self.scope: trio.CancelScope | None = None
         self.accepted_at = trio.current_time()
         self.requests = 0
@@ -63,6 +67,24 @@ class ConnectionState:
         self.in_request = False
         #: the connection's end was already logged (one line per dropped connection)
         self.dropped = False
+
+    def next_cycle(self) -> None:
+        """After a request h11 carried: a fresh state machine for the next one, holding no
+        bytes (what h11 had not consumed goes back to :attr:`buffer`)."""
+        self.buffer = self.h11.trailing_data[0] + self.buffer
+        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=self._max_event)
+
+    def catch_up_h11(self) -> bool:
+        """Hand a fast-path request to h11 after all, so h11 can write its response (a
+        streamed body, a closing answer); h11 parses the same head to the same request, with
+        no body. False if it did not (a bug: the caller drops the connection)."""
+        head = self.fast_head
+        assert head is not None
+        self.fast_head = None
+        self.h11.receive_data(head)
+        request = self.h11.next_event()
+        end = self.h11.next_event()
+        return isinstance(request, h11.Request) and isinstance(end, h11.EndOfMessage)
 
     # -- shutdown and shedding, called by the engine ----------------------------------------
 

@@ -26,6 +26,7 @@ import h11
 import trio
 
 from trioserve.call import Response
+from trioserve.engines._http_fast import simple_response_head
 from trioserve.engines._http_parse import HeadError
 from trioserve.engines._http_response import (
     engine_error,
@@ -61,7 +62,7 @@ class Drop(Exception):
         self.level = level
 
 
-async def send(conn: ConnectionState, data: bytes) -> None:
+async def send(conn: ConnectionState, data: bytes | bytearray) -> None:
     """Send ``data`` in slices, each under ``write_timeout``; :class:`Drop` when one stalls."""
     timeout = conn.engine.options.write_timeout
     view = memoryview(data)
@@ -81,19 +82,26 @@ async def write_response(
     try:
         if not 200 <= status <= 599:
             raise ValueError(f"status {status}")
-        event = h11.Response(
-            status_code=status,
-            reason=reason_phrase(status).encode("ascii"),
-            headers=[
-                (name.encode("latin-1"), value.encode("latin-1"))
-                for name, value in response_headers(response, server=server, close=close)
-            ],
-        )
+        reason = reason_phrase(status)
+        fields = response_headers(response, server=server, close=close)
+        if (
+            conn.fast_head is not None
+            and not close
+            and isinstance(response.body, bytes | bytearray)
+        ):
+            simple = simple_response_head(status, reason, fields)
+            if simple is not None:
+                return await _write_simple(conn, method, status, simple, response.body)
+        headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in fields]
+        event = h11.Response(status_code=status, reason=reason.encode("ascii"), headers=headers)
     except (h11.LocalProtocolError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
         log.error("invalid response for %s request: %s", method, exc)
         await close_body(response.body)
         error = engine_error(500, "internal_error", "the server produced an invalid response")
         return await write_response(conn, method, error, close=True)
+    if conn.fast_head is not None and not conn.catch_up_h11():
+        log.error("h11 read a fast-path head differently (from %s)", conn.peer)
+        raise Drop("request head not understood", level=logging.ERROR)
     head = conn.h11.send(event)
     body = response.body
     sent = 0
@@ -130,6 +138,22 @@ async def write_response(
     except h11.LocalProtocolError:
         raise Drop("streamed body shorter than its Content-Length") from None
     return sent
+
+
+async def _write_simple(
+    conn: ConnectionState, method: str, status: int, head: bytes, body: bytes | bytearray
+) -> int:
+    """A fast-path response: the head :mod:`._http_fast` wrote (the bytes h11 would have)
+    and a body of known length, without h11's events."""
+    if method == "HEAD" or status in (204, 304) or not body:
+        await send(conn, head)
+        return 0
+    if len(body) <= _COALESCE_LIMIT:
+        await send(conn, head + body)
+    else:
+        await send(conn, head)
+        await send(conn, body)
+    return len(body)
 
 
 async def close_body(body: bytes | bytearray | AsyncIterable[bytes]) -> None:
