@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from trioserve.call import NO_CACHE, Call, Response, error_response
 from trioserve.context import Handler, RequestContext, resolve_visible
 from trioserve.errors import RequestError
+from trioserve.files import serve_location
+from trioserve.requests import HANDLERS, NESTED_FORBIDDEN
 
 if TYPE_CHECKING:
     from trioserve.call import WebSocketHook
@@ -65,8 +67,6 @@ class Dispatcher:
     async def dispatch(self, call: Call) -> Response:
         """Produce the response for ``call``; raises :class:`RequestError` on refusal.
         ``multi.*`` calls this for every sub-request so each is judged as if it came alone."""
-        from trioserve.requests import HANDLERS, NESTED_FORBIDDEN
-
         if call.method not in ALLOWED_METHODS:
             if call.method == "OPTIONS":
                 return Response(
@@ -81,8 +81,6 @@ class Dispatcher:
             return response
 
         if not call.nested and len(self.server.locations):
-            from trioserve.files import serve_location
-
             file_response = await serve_location(
                 call,
                 self.server.locations,

@@ -397,6 +397,8 @@ class Policy:
 
     def can_see(self, path: str | Sequence[str], user: str | None) -> bool:
         """Listed in ``h.json`` and readable (``root.json``, ``item.json``...); else 404."""
+        if not self._exact and not self._wild:
+            return True  # no rule, nothing hidden: asked for every request, so no walk
         return not self.access(path, user).hidden
 
     def can_call_method(self, path: str | Sequence[str], user: str | None, method: str) -> bool:

@@ -61,15 +61,21 @@ class HttpConnection(ConnectionState):
 
     async def _cycle(self) -> bool:
         """Serve one request; return True if the connection may carry another one."""
+        self.waited = False
         request = await read_head(self)
         if request is None:
             return False
         self.requests += 1
         self.in_request = True
         try:
-            return await self._serve_request(request)
+            keep = await self._serve_request(request)
         finally:
             self.in_request = False
+        if not self.waited:
+            # the request was already there and the answer fit the socket buffer: give the
+            # other tasks their turn (Trio's rule: every cycle reaches a checkpoint)
+            await trio.lowlevel.checkpoint()
+        return keep
 
     async def _serve_request(self, request: Head) -> bool:
         options = self.engine.options

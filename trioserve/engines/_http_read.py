@@ -29,9 +29,6 @@ __all__ = ["Head", "read_body", "read_head"]
 
 log = logging.getLogger("trioserve.http")
 
-#: bytes asked of the socket per receive
-_RECEIVE_SIZE = 64 * 1024
-
 
 #: a request head as both paths deliver it: (method, target, http_version, headers), the
 #: headers as ``(lower-case name, value)`` byte pairs exactly as h11 normalises them
@@ -120,11 +117,14 @@ async def _receive_first_byte(conn: ConnectionState) -> bytes | None:
         reason = "keep-alive idle timeout"
     if engine.closing:
         return None
+    data = conn.read_nowait()
+    if data is not None:  # the next request is already here (pipelined, or a fast client)
+        return data
     conn.idle_since = trio.current_time()
     with trio.move_on_at(deadline) as scope:
         conn.idle_scope = scope
         try:
-            data = await conn.stream.receive_some(_RECEIVE_SIZE)
+            data = await _wait_and_read(conn)
         finally:
             conn.idle_scope = None
     if scope.cancelled_caught:
@@ -142,9 +142,21 @@ async def _receive_first_byte(conn: ConnectionState) -> bytes | None:
 
 
 async def _receive_until(conn: ConnectionState, deadline: float) -> bytes | None:
+    data = conn.read_nowait()
+    if data is not None:
+        return data
     with trio.move_on_at(deadline):
-        return await conn.stream.receive_some(_RECEIVE_SIZE)
+        return await _wait_and_read(conn)
     return None
+
+
+async def _wait_and_read(conn: ConnectionState) -> bytes:
+    while True:
+        await trio.lowlevel.wait_readable(conn.fd)
+        conn.waited = True
+        data = conn.read_nowait()
+        if data is not None:
+            return data
 
 
 async def read_body(conn: ConnectionState, head: RequestHead) -> bytes:

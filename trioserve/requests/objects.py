@@ -5,6 +5,8 @@ from __future__ import annotations
 from trioserve.call import Response
 from trioserve.context import RequestContext
 from trioserve.errors import RequestError
+from trioserve.render import render_cbor, render_json, render_xml
+from trioserve.render.introspect import typename
 
 
 def _value(ctx: RequestContext) -> object:
@@ -15,17 +17,12 @@ def _value(ctx: RequestContext) -> object:
 
 
 async def root_json(ctx: RequestContext) -> Response:
-    from trioserve.render import render_json
-
     compact = ctx.compact()
     text = await ctx.run(lambda: render_json(_value(ctx), compact=compact))
     return Response(body=text.encode())
 
 
 async def root_bin(ctx: RequestContext) -> Response:
-    from trioserve.render import render_cbor
-    from trioserve.render.introspect import typename
-
     def produce() -> tuple[bytes, str]:
         value = _value(ctx)
         return render_cbor(value), typename(value)
@@ -35,8 +32,6 @@ async def root_bin(ctx: RequestContext) -> Response:
 
 
 async def root_xml(ctx: RequestContext) -> Response:
-    from trioserve.render import render_xml
-
     text = await ctx.run(lambda: render_xml(_value(ctx)))
     return Response(content_type="text/xml", body=text.encode())
 
