@@ -1,165 +1,198 @@
-"""root.json through lighttpd -> trioserve's FastCGI engine vs lighttpd -> flup, same run.
+"""root.json through a real front-end to trioserve's FastCGI engine, against the same
+front-end to flup, in the same invocation (P3).
 
-    python benchmarks/fastcgi.py [--duration 5] [--connections 50] [--threads 2]
+    python3 benchmarks/fastcgi.py [--duration 10] [--runs 3] [--connections 50]
+                                  [--fronts lighttpd,apache]
 
-Starts two backends (benchmarks/fcgi_backends.py), one lighttpd whose two listening
-sockets each front one of them (configured from config/lighttpd-fastcgi.conf, section
-"fastcgi-tcp", exactly as a user would), checks that both answer the same bytes, then runs
-wrk against each for the same time and prints requests/s and the ratio. Everything is
-stopped by PID at the end. Needs lighttpd and wrk (Debian packages ``lighttpd``, ``wrk``).
+Two backends (benchmarks/fcgi_backends.py: trioserve's FastCGI engine, and flup's threaded
+WSGIServer with TCP_NODELAY serving the same bytes) and, in front of both, one lighttpd
+(section "fastcgi-tcp" of config/lighttpd-fastcgi.conf) and one Apache (section "proxy" of
+config/apache-fastcgi.conf: mod_proxy_fcgi with enablereuse=on), each with one listening
+port per backend. The sections are rendered by tests/frontends/harness.py from the snippet
+files users copy, so what is measured is what users run (Apache with Debian's default
+event MPM sizes). Backends and front-ends are all on
+the server core, wrk on the other; the CPU column is backend + front-end.
 
-lighttpd opens a new FastCGI connection per request (it never reuses them, FINDINGS §2),
-so this measures connection set-up + one request, the real cost behind lighttpd.
+lighttpd opens a new FastCGI connection per request (it never reuses them), so its table
+measures connection set-up + one request; Apache keeps connections open (KEEP_CONN).
+Needs wrk, lighttpd, apache2 (Debian packages).
 """
 
 from __future__ import annotations
 
 import argparse
-import re
+import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-SNIPPETS = REPO / "config" / "lighttpd-fastcgi.conf"
-PREFIX = "/root.app"
-PATH = PREFIX + "/Objects/obj/root.json"
+import _harness as h
+from _servers import rendered
+
+sys.path.insert(0, str(h.REPO))
+from tests.frontends import harness as fe  # the config rendering the tests use
+
+PATH = fe.PREFIX + "/Objects/obj/root.json"
+BACKENDS = ("trioserve", "flup")
+FRONTS = {  # name -> (binary, title, snippet section, goal)
+    "lighttpd": ("lighttpd", "P3 lighttpd → FastCGI", "fastcgi-tcp", "trioserve ÷ flup ≥ 2"),
+    "apache": (
+        "apache2",
+        "P3 Apache → FastCGI (mod_proxy_fcgi, enablereuse=on)",
+        "proxy",
+        "trioserve ÷ flup ≥ 2",
+    ),
+}
 
 
-def section(name: str, **values: object) -> str:
-    """One section of the user-facing snippet file, placeholders filled in."""
-    text = SNIPPETS.read_text()
-    start = text.index(f"# === section: {name} ===")
-    end = text.find("# === section:", start + 1)
-    body = text[start : end if end >= 0 else len(text)]
-    for key, value in values.items():
-        body = body.replace(f"@{key}@", str(value))
-    if re.search(r"@[A-Z0-9_]+@", re.sub(r"#.*", "", body)):
-        raise ValueError(f"unfilled placeholder in section {name}")
-    return body
+def start_front(name: str, work: Path, ports: dict[str, int]) -> fe.FrontEnd:
+    binary = h.tool(FRONTS[name][0])
+    section = FRONTS[name][2]
+    with h.on_server_core():  # the front-end and every child it forks
+        if name == "lighttpd":
+            hosts = {
+                kind: [(section, {"PREFIX": fe.PREFIX, "HOST": "127.0.0.1", "PORT": port})]
+                for kind, port in ports.items()
+            }
+            return fe.lighttpd(work / name, binary, hosts)
+        vhosts = {
+            kind: [(section, {"PREFIX": fe.PREFIX, "BACKEND": f"fcgi://127.0.0.1:{port}/"})]
+            for kind, port in ports.items()
+        }
+        return apache(work / name, binary, vhosts)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def apache(workdir: Path, binary: str, vhosts: dict[str, list[tuple[str, dict]]]) -> fe.FrontEnd:
+    """tests/frontends/harness.apache with Debian's default event MPM sizes (what users
+    run): the test harness's 50 workers are all busy at c=50, and Apache then drops
+    keep-alive connections (wrk read errors, for either backend)."""
+    for sub in ("run", "logs", "htdocs"):
+        (workdir / sub).mkdir(parents=True, exist_ok=True)
+    workdir.chmod(0o755)  # Apache's children run as www-data
+    ports = {name: h.free_port() for name in vhosts}
+    lines = [
+        f'ServerRoot "{workdir}"',
+        f'PidFile "{workdir}/run/apache.pid"',
+        f'DefaultRuntimeDir "{workdir}/run"',
+        f'ErrorLog "{workdir}/logs/apache-error.log"',
+        "LogLevel warn",
+        "ServerName 127.0.0.1",
+        f'DocumentRoot "{workdir}/htdocs"',
+        f"LoadModule mpm_event_module {fe.APACHE_MODULES}/mod_mpm_event.so",
+        f"LoadModule authz_core_module {fe.APACHE_MODULES}/mod_authz_core.so",
+        # /etc/apache2/mods-available/mpm_event.conf on Debian
+        "StartServers 2",
+        "MinSpareThreads 25",
+        "MaxSpareThreads 75",
+        "ThreadLimit 64",
+        "ThreadsPerChild 25",
+        "MaxRequestWorkers 150",
+        "MaxConnectionsPerChild 0",
+    ]
+    if os.geteuid() == 0:  # Apache refuses "User root"
+        lines += ["User www-data", "Group www-data"]
+    lines.append(fe.render(fe.APACHE_SNIPPETS, "modules", MODULES=fe.APACHE_MODULES))
+    for name, parts in vhosts.items():
+        lines.append(f"Listen 127.0.0.1:{ports[name]}")
+        lines.append(f"<VirtualHost 127.0.0.1:{ports[name]}>  # {name}")
+        lines += [fe.render(fe.APACHE_SNIPPETS, section, **values) for section, values in parts]
+        lines.append("</VirtualHost>")
+    config = workdir / "apache.conf"
+    config.write_text("\n".join(lines) + "\n")
+    front = fe.FrontEnd(
+        name="apache",
+        binary=binary,
+        config=config,
+        logs=[workdir / "logs" / "apache-error.log"],
+        ports=ports,
+        argv=[binary, "-f", str(config), "-DFOREGROUND"],
+    )
+    front.start()
+    return front
 
 
-def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on port {port}")
+def bench_front(
+    args: argparse.Namespace, name: str, work: Path, backends: dict[str, h.Process]
+) -> None:
+    binary, title, section, goal = FRONTS[name]
+    title = f"{title}, wrk -t1 -c{args.connections}"
+    missing = h.require(binary)
+    rows = [h.Row(kind, backends[kind].command) for kind in BACKENDS]
+    if missing:
+        for row in rows:
+            row.missing = f"{binary} is not installed (apt-get install {binary})"
+        h.print_table(title, rows, subject="trioserve", versus="flup", goal=goal)
+        return
+    front = start_front(name, work, {kind: backends[kind].port for kind in BACKENDS})
+    try:
+        front_proc = h.Process(name, front.argv, front.proc)
+        for row in rows:
+            body = h.get(f"http://127.0.0.1:{front.ports[row.name]}{PATH}")
+            if body != rendered():
+                row.missing = f"answers other bytes through {name}: {body[:80]!r}"
 
+        def argv(row: h.Row, seconds: float) -> list[str]:
+            url = f"http://127.0.0.1:{front.ports[row.name]}{PATH}"
+            return h.wrk_argv(url, seconds, args.connections)
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:  # flup may ignore SIGTERM while threads run
-            proc.kill()
-            proc.wait(timeout=5)
+        def one(row: h.Row) -> h.Result:
+            row.load = " ".join(h.pinned(argv(row, args.duration), h.LOAD_CORE))
+            servers = [backends[row.name], front_proc]
+            return h.wrk(argv(row, args.duration), servers, args.duration)
 
+        def warmup(row: h.Row) -> None:
+            if args.warmup > 0:
+                h.wrk(argv(row, args.warmup), (), args.warmup)
 
-def wrk(url: str, duration: int, connections: int, threads: int) -> float:
-    out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", url],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=duration + 30,
-    ).stdout
-    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", out)
-    if errors:
-        print(f"  wrk reported: {errors.group(0)}", file=sys.stderr)
-    if not match:
-        raise RuntimeError(f"no Requests/sec in wrk output:\n{out}")
-    return float(match.group(1))
+        h.measure_interleaved(rows, args.runs, one, warmup)
+        snippets = "apache-fastcgi.conf" if name == "apache" else "lighttpd-fastcgi.conf"
+        h.print_table(
+            title,
+            rows,
+            subject="trioserve",
+            versus="flup",
+            goal=goal,
+            notes=[
+                f"front-end ({h.FRONT_PINNING}): {' '.join(front.argv)}",
+                f"  config: section {section!r} of config/{snippets}, one port per backend"
+                + (", Debian's default event MPM sizes" if name == "apache" else ""),
+            ],
+        )
+    finally:
+        front.stop()
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=5, help="seconds per side")
+    parser = h.arguments(__doc__)
     parser.add_argument("--connections", type=int, default=50)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--fronts", default="lighttpd,apache")
     args = parser.parse_args()
-    lighttpd = shutil.which("lighttpd") or "/usr/sbin/lighttpd"
-    if not Path(lighttpd).exists() or not shutil.which("wrk"):
-        print("needs lighttpd and wrk (apt-get install lighttpd wrk)", file=sys.stderr)
+    if h.require("wrk"):
+        print("wrk is not installed (apt-get install wrk)")
         return 2
-
-    work = Path(tempfile.mkdtemp(prefix="tsbench-"))
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        backends = {"trioserve": free_port(), "flup": free_port()}
-        for kind, port in backends.items():
-            proc = subprocess.Popen(
-                [sys.executable, str(HERE / "fcgi_backends.py"), kind, str(port)],
-                cwd=REPO,
-                stdout=subprocess.DEVNULL,
-            )
-            procs.append(proc)
-            wait_port(port, proc)
-        fronts = {kind: free_port() for kind in backends}
-        lines = [
-            f'server.document-root = "{work}"',
-            'server.bind = "127.0.0.1"',
-            f"server.port = {free_port()}",
-            f'server.errorlog = "{work}/lighttpd-error.log"',
-            "server.max-connections = 4096",
-            "server.modules = ( )",
-            section("modules"),
-        ]
-        for kind, port in fronts.items():
-            lines.append(f'$SERVER["socket"] == "127.0.0.1:{port}" {{')
-            lines.append(
-                section("fastcgi-tcp", PREFIX=PREFIX, HOST="127.0.0.1", PORT=backends[kind])
-            )
-            lines.append("}")
-        config = work / "lighttpd.conf"
-        config.write_text("\n".join(lines) + "\n")
-        front = subprocess.Popen([lighttpd, "-D", "-f", str(config)])
-        procs.append(front)
-        for port in fronts.values():
-            wait_port(port, front)
-
-        bodies = {}
-        for kind, port in fronts.items():
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{PATH}", timeout=10) as reply:
-                bodies[kind] = reply.read()
-        if bodies["trioserve"] != bodies["flup"]:
-            print(f"bodies differ: {bodies}", file=sys.stderr)
-            return 1
-        print(
-            f"GET {PATH} ({len(bodies['flup'])} bytes) through lighttpd, wrk "
-            f"-t{args.threads} -c{args.connections} -d{args.duration}s"
-        )
-        rates = {}
-        for kind, port in fronts.items():
-            url = f"http://127.0.0.1:{port}{PATH}"
-            rates[kind] = wrk(url, args.duration, args.connections, args.threads)
-            print(f"  lighttpd -> {kind:<10} {rates[kind]:>10.0f} requests/s")
-        print(f"  ratio trioserve / flup: {rates['trioserve'] / rates['flup']:.2f}")
-        return 0
-    finally:
-        for proc in reversed(procs):
-            stop(proc)
-        shutil.rmtree(work, ignore_errors=True)
+    fronts = [f.strip() for f in args.fronts.split(",") if f.strip()]
+    unknown = set(fronts) - set(FRONTS)
+    if unknown:
+        parser.error(f"unknown front-ends {sorted(unknown)}; choose from {sorted(FRONTS)}")
+    h.begin("FastCGI behind real front-ends: trioserve and flup", args)
+    # short (unix socket paths), and reachable by Apache's www-data children
+    work = Path(tempfile.mkdtemp(prefix="tsbench-", dir="/tmp"))
+    work.chmod(0o755)
+    backends: dict[str, h.Process] = {}
+    with h.running([]) as started:
+        try:
+            for kind in BACKENDS:
+                port = h.free_port()
+                argv = [h.PYTHON, str(h.HERE / "fcgi_backends.py"), kind, str(port)]
+                proc = h.start(kind, argv, port=port, ready_line=True, cwd=h.HERE)
+                started.append(proc)
+                backends[kind] = proc
+            for name in fronts:
+                bench_front(args, name, work, backends)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
 
 
 if __name__ == "__main__":
