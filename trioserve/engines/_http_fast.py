@@ -82,6 +82,12 @@ def parse_simple_head(head: bytes) -> SimpleHead | None:
     return method, target, b"1.1", headers
 
 
+#: recent answers of :func:`simple_response_head`: a monitored object gets the same head
+#: (same Date, length and type) many times a second; bounded, emptied when full
+_HEADS: dict[tuple[object, ...], bytes | None] = {}
+_HEADS_MAX = 512
+
+
 def simple_response_head(status: int, reason: str, headers: list[tuple[str, str]]) -> bytes | None:
     """The head h11 would write for this response on a keep-alive HTTP/1.1 connection.
 
@@ -94,6 +100,19 @@ def simple_response_head(status: int, reason: str, headers: list[tuple[str, str]
     ``name: value`` line; counting the line ends proves no name or value carried a CR LF of
     its own, so the block's lines are exactly the fields.
     """
+    key = (status, reason, *headers)
+    try:
+        return _HEADS[key]
+    except KeyError:
+        pass
+    head = _simple_response_head(status, reason, headers)
+    if len(_HEADS) >= _HEADS_MAX:
+        _HEADS.clear()
+    _HEADS[key] = head
+    return head
+
+
+def _simple_response_head(status: int, reason: str, headers: list[tuple[str, str]]) -> bytes | None:
     if status < 200:
         return None
     block = "".join([f"{name}: {value}\r\n" for name, value in headers]).encode("latin-1")
