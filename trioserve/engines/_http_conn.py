@@ -37,7 +37,10 @@ DEBUG_TITLE = "trioserve echo"
 
 
 class HttpConnection(ConnectionState):
-    """One client connection: a loop of request/response cycles on one h11 state machine."""
+    """One client connection: a loop of request/response cycles (h11 only for requests the
+    fast path leaves to it)."""
+
+    __slots__ = ()
 
     # -- the request loop -------------------------------------------------------------------
 

@@ -44,38 +44,33 @@ async def read_head(conn: ConnectionState) -> Head | None:
     (``conn.fast_head`` is set); any other is handed to h11 with everything buffered after it.
     """
     options = conn.engine.options
-    guard = HeadGuard(options.max_url_length, options.max_header_bytes)
     conn.fast_head = None
-    try:
-        guard.feed(conn.buffer)
-    except HeadError as error:
-        await fatal(conn, error, method=None, request_line="-")
-        return None
-    deadline: float | None = None
-    if conn.buffer:
-        deadline = trio.current_time() + options.header_timeout
-    while not guard.complete:
-        if deadline is None:
-            data = await _receive_first_byte(conn)
-            if data is None:
-                return None
-            deadline = trio.current_time() + options.header_timeout
-        else:
-            data = await _receive_until(conn, deadline)
-            if data is None:
-                too_slow = HeadError(408, "request_timeout", "request head not received in time")
-                await fatal(conn, too_slow, method=None, request_line="-")
-                return None
-        if not data:
-            if conn.buffer:
-                raise Drop("client closed the connection in the middle of a request")
-            return None  # the client closed between requests
+    if not conn.buffer:
+        # idle: nothing but this frame and the wait is held while a client thinks
+        first = await _receive_first_byte(conn)
+        if not first:
+            return None  # silence, shutdown, or the client closed between requests
+        conn.buffer = first
+    deadline = trio.current_time() + options.header_timeout
+    guard = HeadGuard(options.max_url_length, options.max_header_bytes)
+    data = conn.buffer
+    while True:
         try:
             guard.feed(data)
         except HeadError as error:
             await fatal(conn, error, method=None, request_line="-")
             return None
-        conn.buffer += data
+        if guard.complete:
+            break
+        more = await _receive_until(conn, deadline)
+        if more is None:
+            too_slow = HeadError(408, "request_timeout", "request head not received in time")
+            await fatal(conn, too_slow, method=None, request_line="-")
+            return None
+        if not more:
+            raise Drop("client closed the connection in the middle of a request")
+        conn.buffer += more
+        data = more
     head = conn.buffer[: guard.seen]
     simple = parse_simple_head(head)
     if simple is not None:
@@ -106,38 +101,39 @@ async def _read_head_with_h11(conn: ConnectionState) -> Head | None:
 
 
 async def _receive_first_byte(conn: ConnectionState) -> bytes | None:
-    """Wait for a request to begin; None when the connection should close instead."""
+    """Wait for a request to begin; None (or ``b""`` when the client closed) when the
+    connection should close instead.
+
+    The wait's deadline is put on the connection's own scope (the one the engine's shutdown
+    and shedding cancel) rather than on a scope of its own: an idle connection holds one
+    scope, and a request costs none. When that deadline, a shed or a shutdown ends the wait,
+    the cancellation ends the connection, and :attr:`ConnectionState.idle` tells the engine
+    which line to log.
+    """
     engine = conn.engine
     options = engine.options
-    if conn.requests == 0:
-        deadline = conn.accepted_at + options.header_timeout
-        reason = "no request within header_timeout"
-    else:
-        deadline = trio.current_time() + options.keepalive_timeout
-        reason = "keep-alive idle timeout"
     if engine.closing:
         return None
     data = conn.read_nowait()
     if data is not None:  # the next request is already here (pipelined, or a fast client)
         return data
+    if conn.requests == 0:
+        deadline = conn.accepted_at + options.header_timeout
+        conn.idle = "no request within header_timeout"
+    else:
+        deadline = trio.current_time() + options.keepalive_timeout
+        conn.idle = "keep-alive idle timeout"
     conn.idle_since = trio.current_time()
-    with trio.move_on_at(deadline) as scope:
-        conn.idle_scope = scope
-        try:
-            data = await _wait_and_read(conn)
-        finally:
-            conn.idle_scope = None
-    if scope.cancelled_caught:
-        if engine.closing or engine.pressure:
-            reason = "closed while idle (shutdown or connection limit)"
-        log.log(
-            logging.DEBUG if conn.requests else logging.INFO,
-            "dropped connection from %s: %s",
-            conn.peer,
-            reason,
-        )
-        conn.dropped = True
-        return None
+    scope = conn.scope
+    assert scope is not None, "a connection runs inside its engine's scope"
+    saved = scope.deadline
+    scope.deadline = min(saved, deadline)
+    while data is None:
+        await trio.lowlevel.wait_readable(conn.fd)
+        conn.waited = True
+        data = conn.read_nowait()
+    scope.deadline = saved
+    conn.idle = None
     return data
 
 

@@ -45,7 +45,32 @@ class EngineState(Protocol):
 
 
 class ConnectionState:
-    """One client connection's stream, h11 state machine, counters and shutdown flags."""
+    """One client connection's stream, h11 state machine, counters and shutdown flags.
+
+    Slotted, and the h11 state machine made only for a request that needs it: an idle
+    keep-alive connection is mostly this object and its task, so its size is what thousands
+    of idle clients cost.
+    """
+
+    __slots__ = (
+        "_h11",
+        "_max_event",
+        "accepted_at",
+        "buffer",
+        "dropped",
+        "engine",
+        "fast_head",
+        "fd",
+        "idle",
+        "idle_since",
+        "in_request",
+        "peer",
+        "requests",
+        "scope",
+        "stream",
+        "waited",
+        "websocket",
+    )
 
     def __init__(self, engine: EngineState, stream: trio.SocketStream) -> None:
         options = engine.options
@@ -58,7 +83,7 @@ class ConnectionState:
         #: this request cycle waited on the socket (so Trio got a checkpoint)
         self.waited = False
         self._max_event = options.max_url_length + options.max_header_bytes + 1024
-        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=self._max_event)
+        self._h11: h11.Connection | None = None
         #: received bytes no request has consumed yet (the next head, pipelined requests);
         #: h11 sees them only when a request leaves the fast path (:mod:`._http_fast`)
         self.buffer = b""
@@ -68,14 +93,22 @@ class ConnectionState:
         self.scope: trio.CancelScope | None = None
         self.accepted_at = trio.current_time()
         self.requests = 0
-        #: set while waiting for the first byte of a request (the connection is idle)
-        self.idle_scope: trio.CancelScope | None = None
+        #: while waiting for the first byte of a request: what to log if the wait is ended
+        #: (its deadline, a shed, a shutdown); None while a request is on its way
+        self.idle: str | None = None
         self.idle_since = 0.0
         self.websocket = False
         #: from a complete request head until its response is written: what grace protects
         self.in_request = False
         #: the connection's end was already logged (one line per dropped connection)
         self.dropped = False
+
+    @property
+    def h11(self) -> h11.Connection:
+        """The h11 state machine of the current request (made on first use)."""
+        if self._h11 is None:
+            self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=self._max_event)
+        return self._h11
 
     def read_nowait(self) -> bytes | None:
         """What the socket holds now (``b""`` at its end), or None when nothing arrived yet.
@@ -105,8 +138,9 @@ class ConnectionState:
     def next_cycle(self) -> None:
         """After a request h11 carried: a fresh state machine for the next one, holding no
         bytes (what h11 had not consumed goes back to :attr:`buffer`)."""
-        self.buffer = self.h11.trailing_data[0] + self.buffer
-        self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=self._max_event)
+        if self._h11 is not None:
+            self.buffer = self._h11.trailing_data[0] + self.buffer
+            self._h11 = None
 
     def catch_up_h11(self) -> bool:
         """Hand a fast-path request to h11 after all, so h11 can write its response (a
@@ -124,8 +158,14 @@ class ConnectionState:
 
     def shed_if_idle(self, idle_before: float) -> None:
         """Close a keep-alive connection that has been idle since before ``idle_before``."""
-        if self.idle_scope is not None and self.requests > 0 and self.idle_since <= idle_before:
-            self.idle_scope.cancel()
+        if (
+            self.idle is not None
+            and self.scope is not None
+            and self.requests > 0
+            and self.idle_since <= idle_before
+        ):
+            self.idle = "closed while idle (connection limit)"
+            self.scope.cancel()
 
     def shutdown(self, deadline: float) -> None:
         if self.scope is None:

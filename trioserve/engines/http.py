@@ -218,4 +218,9 @@ class _Engine:
                 self.connections.discard(connection)
                 await trio.aclose_forcefully(stream)
         if scope.cancelled_caught and not connection.dropped:
-            log.info("dropped connection from %s: server shutdown", connection.peer)
+            if connection.idle is None:
+                log.info("dropped connection from %s: server shutdown", connection.peer)
+            else:
+                level = logging.DEBUG if connection.requests else logging.INFO
+                reason = "closed while idle (shutdown)" if self.closing else connection.idle
+                log.log(level, "dropped connection from %s: %s", connection.peer, reason)
