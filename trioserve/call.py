@@ -51,6 +51,8 @@ def first_header(
 
 def query_dict(query: str) -> dict[str, str]:
     """A raw query string as a dict of decoded values; bare flags get an empty value."""
+    if not query:
+        return {}  # most requests: spare parse_qsl's setup
     return dict(parse_qsl(query, keep_blank_values=True))
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import unquote_to_bytes
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trioserve.accesslog import AccessLog, clf_line
 from trioserve.call import Call, Response
@@ -16,6 +19,7 @@ from trioserve.engines._http_parse import (
     ChunkedGuard,
     HeadError,
     HeadGuard,
+    _remove_dot_segments,
     check_head,
     decode_path,
     valid_host,
@@ -71,6 +75,25 @@ def test_decode_path(raw, expected):
 )
 def test_decode_path_refuses(raw):
     assert status_of(decode_path, raw) == 400
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from(["a", "b.c", ".", "..", "", "x%41", "%2e", "é", "\x7f"]), max_size=6)
+)
+def test_plain_paths_decode_as_the_general_rule_does(segments: list[str]) -> None:
+    """The shortcut for paths with nothing to decode answers as the general rules would:
+    unquote, UTF-8, no controls, then RFC 3986 dot-segment removal."""
+    raw = ("/" + "/".join(segments)).encode("utf-8")
+    try:
+        got: object = decode_path(raw)
+    except HeadError as error:
+        got = error.status
+    text = unquote_to_bytes(raw).decode("utf-8", "replace")
+    if any(ord(ch) < 0x20 or ch == "\x7f" for ch in text) or "\ufffd" in text:
+        assert got == 400
+    else:
+        assert got == _remove_dot_segments(text)
 
 
 @pytest.mark.parametrize(

@@ -174,6 +174,14 @@ def decode_path(raw_path: bytes) -> str:
     bytes that are not UTF-8, and control characters (NUL, CR, LF, ...), which no object name
     needs and which confuse logs and file systems. Doubled slashes are kept (ROOT keeps them).
     """
+    if b"%" not in raw_path and b"/." not in raw_path and raw_path.isascii():
+        # nothing to decode and no dot segment: the common path, spared the general steps
+        text = raw_path.decode("ascii")
+        if _CONTROL_RE.search(text):
+            raise HeadError(400, "bad_path", "control characters are not allowed in the path")
+        if not text.startswith("/"):
+            raise HeadError(400, "bad_path", "the request path must start with /")
+        return text
     if _BAD_PERCENT_RE.search(raw_path):
         raise HeadError(400, "bad_path", "malformed percent-escape in the request path")
     try:
