@@ -72,6 +72,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import orjson
 
 from trioserve.histograms import boost_to_root, is_boost_histogram
 from trioserve.render import _numbers
@@ -149,11 +150,17 @@ def _is_array_index(key: str) -> bool:
     )
 
 
-def numeric_list(value: list[Any] | tuple[Any, ...]) -> np.ndarray | None:
-    """A numpy array for a list of only bools, or only ints/floats; else None."""
+def numeric_list(
+    value: list[Any] | tuple[Any, ...], types: set[type] | None = None
+) -> np.ndarray | None:
+    """A numpy array for a list of only bools, or only ints/floats; else None.
+
+    ``types`` is ``set(map(type, value))`` if the caller has it already.
+    """
     if not value:
         return None
-    types = {type(v) for v in value}
+    if types is None:
+        types = set(map(type, value))  # C speed: large lists of numbers are common
     if types == {bool}:
         return np.array(value, dtype=np.bool_)
     if not types <= {int, float}:
@@ -167,6 +174,14 @@ def numeric_list(value: list[Any] | tuple[Any, ...]) -> np.ndarray | None:
     if arr.size and -(2**31) <= arr.min() and arr.max() < 2**31:
         arr = arr.astype(np.int32)
     return arr
+
+
+def _int_list_text(value: list[int] | tuple[int, ...]) -> str | None:
+    """A plain list of ints straight through orjson: the text numpy would give, sooner."""
+    try:
+        return orjson.dumps(value).decode("ascii")
+    except orjson.JSONEncodeError:  # an int beyond 64 bits: written one by one
+        return None
 
 
 class _Writer:
@@ -320,7 +335,13 @@ class _Writer:
             self.out.append("null")
             return
         if len(value) >= _LIST_MIN_COMPRESS or self.c.arrays == 30:
-            arr = numeric_list(value)
+            types = set(map(type, value))
+            if types == {int} and not self.c.arrays:
+                text = _int_list_text(value)
+                if text is not None:
+                    self.out.append(text if self.sep == "," else text.replace(",", self.sep))
+                    return
+            arr = numeric_list(value, types)
             if arr is not None:
                 self.write_ndarray(arr, level, depth)
                 return
@@ -358,11 +379,12 @@ class _Writer:
         self.out.append(self._compressed(data, arr_type))
 
     def _compressed(self, data: np.ndarray, arr_type: str) -> str:
+        if data.shape[-1] < _LIST_MIN_COMPRESS and self.c.arrays != 30:
+            # rows too short to compress: the whole array is plain (one call, not one per row)
+            return _numbers.join_numbers(data, self.sep)
         if data.ndim > 1:
             rows = [self._compressed(row, arr_type) for row in data]
             return "[" + self.sep.join(rows) + "]"
-        if data.shape[0] < _LIST_MIN_COMPRESS and self.c.arrays != 30:
-            return _numbers.join_numbers(data, self.sep)
         return _numbers.arr_object(data, arr_type, self.c.arrays, self.sep)
 
     def write_npscalar(self, value: np.generic, level: int, depth: int) -> None:
