@@ -5,9 +5,9 @@ request loop in :mod:`._http_conn` reads on one screen; they cost no more than m
 The rules (which headers the engine owns, the error body) are sans-IO in
 :mod:`._http_response`; this is the Trio half:
 
-* every send goes out in slices of at most :data:`_WRITE_CHUNK` bytes, each under
-  ``write_timeout``: a client that stops reading is dropped, while a slow one that keeps
-  reading is served (backpressure, not a deadline on the whole body);
+* every send hands the socket all that is left and waits for room only when it took
+  nothing, each wait under ``write_timeout``: a client that stops reading is dropped, while
+  a slow one that keeps reading is served (backpressure, not a deadline on the whole body);
 * a small body goes out in the same send as the head (one syscall, one packet);
 * a streamed body is written chunk by chunk as it is produced, and always closed;
 * an engine-detected error is answered (if no response has started) and the connection is
@@ -40,8 +40,6 @@ __all__ = ["Drop", "close_body", "close_connection", "fatal", "send", "write_res
 
 log = logging.getLogger("trioserve.http")
 
-#: bytes handed to the socket per send (each under its own write timeout)
-_WRITE_CHUNK = 64 * 1024
 #: bodies up to this size go out in the same send as the head (copying them is cheaper
 #: than a second syscall); larger ones are sent as they are, without a copy
 _COALESCE_LIMIT = 64 * 1024
@@ -72,7 +70,7 @@ async def send(conn: ConnectionState, data: bytes | bytearray) -> None:
     timeout = conn.engine.options.write_timeout
     view = memoryview(data)
     while view:
-        sent = conn.write_nowait(view[:_WRITE_CHUNK])
+        sent = conn.write_nowait(view)  # the kernel takes what fits: no copy, few syscalls
         view = view[sent:]
         if view and not sent:
             with trio.move_on_after(timeout) as scope:
