@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from json.encoder import encode_basestring
 from typing import Any
 
+from trioserve.histograms import is_boost_histogram
 from trioserve.items import Text
 from trioserve.render.introspect import has_members, public_members, typename
 from trioserve.tree import Node
@@ -54,25 +55,43 @@ def _kind_of(value: Any) -> str:
     return "ROOT." + typename(value)
 
 
+def _quoted_kind(value: Any) -> str:
+    """``_kind`` as raw JSON, remembered per type where the type decides it (a listing asks
+    for every item); a boost histogram's kind depends on its dimension, so it is not."""
+    cls = type(value)
+    kind = _KINDS.get(cls)
+    if kind is None:
+        kind = quote(_kind_of(value))
+        if len(_KINDS) < 4096 and not is_boost_histogram(value):
+            _KINDS[cls] = kind
+    return kind
+
+
+_KINDS: dict[type, str] = {}
+
+
 def node_fields(node: Node, hnode: HNode, *, all_fields: bool) -> None:
     """Fields in ROOT's order: own fields, then ``_kind`` and ``_title`` unless set."""
-    for key, value in node.fields.items():
+    own = node.fields
+    fields = hnode.fields
+    for key, value in own.items():
         if all_fields or key.startswith("_"):
             hnode.add(key, value)
-    if "_kind" not in node.fields:
+    obj = node.obj
+    if "_kind" not in own:
         if node.is_command:
-            hnode.add("_kind", "Command")
+            fields.append(("_kind", '"Command"'))
         elif node.is_folder:
-            hnode.add("_kind", "ROOT.TFolder")
+            fields.append(("_kind", '"ROOT.TFolder"'))
         else:
-            hnode.add("_kind", _kind_of(node.obj))
-    if "_title" not in node.fields:
-        hnode.add("_title", node.title)
-    if node.obj is not None and not isinstance(node.obj, Text) and has_members(node.obj):
-        hnode.add("_more", True)
-    if all_fields and isinstance(node.obj, Text):
-        hnode.add("value", node.obj.value)
-        if node.obj.mathjax:
+            fields.append(("_kind", _quoted_kind(obj)))
+    if "_title" not in own:
+        fields.append(("_title", quote(node.title)))
+    if obj is not None and not isinstance(obj, Text) and has_members(obj):
+        fields.append(("_more", "true"))
+    if all_fields and isinstance(obj, Text):
+        hnode.add("value", obj.value)
+        if obj.mathjax:
             hnode.add("mathjax", "true")
 
 
