@@ -7,8 +7,8 @@ modules:
 
 * ``_handler``: the handler class users subclass;
 * ``_conn``: connections and their bounded send queues;
-* ``_handshake``: sans-IO handshake checks and the frame guard;
-* ``_transport``: trio-websocket over the engine's stream;
+* ``_handshake``: sans-IO handshake checks, the frame guard, server frames;
+* ``_transport``: wsproto over the engine's stream (reader and writer tasks);
 * ``_longpoll``: the long-poll protocol and its sessions;
 * ``_registry``: per-server settings and sessions, the policy-aware handler lookup;
 * ``_upgrade``: one upgrade request, from the checks to the end of the session;

@@ -158,10 +158,13 @@ class Connection:
     close_code: int | None = None
     close_reason: str = ""
     _queue: collections.deque[Message] = field(default_factory=collections.deque)
-    _changed: trio.Event = field(default_factory=trio.Event)
+    #: where the consumer and "wait"-policy senders park until the queue or state changes
+    _changed: trio.lowlevel.ParkingLot = field(default_factory=trio.lowlevel.ParkingLot)
+    _waiting: int = 0
     _closing: tuple[int, str] | None = None
     _closed: trio.Event = field(default_factory=trio.Event)
-    #: the transport is done (may precede ``_closed``, which waits for on_data to return)
+    #: ``close()`` may return: the transport is done, or our Close frame is out while the
+    #: reader is inside ``on_data`` (may precede ``_closed``, which waits for on_data to return)
     _gone: trio.Event = field(default_factory=trio.Event)
     _token: trio.lowlevel.TrioToken = field(default_factory=trio.lowlevel.current_trio_token)
     _sent: int = 0
@@ -195,8 +198,18 @@ class Connection:
             return False
 
     def _wake(self) -> None:
-        self._changed.set()
-        self._changed = trio.Event()
+        # a parking lot and a count, not an Event: nothing to allocate or call when nobody
+        # waits, which is the case for most wakes (the writer is busy, the queue has room)
+        if self._waiting:
+            self._changed.unpark_all()
+
+    async def _wait_changed(self) -> None:
+        """Sleep until the next :meth:`_wake` (callers re-check their condition after)."""
+        self._waiting += 1
+        try:
+            await self._changed.park()
+        finally:
+            self._waiting -= 1
 
     def _full(self) -> bool:
         return len(self._queue) >= max(1, self.handler.queue_size)
@@ -233,7 +246,7 @@ class Connection:
             return
         with trio.move_on_after(self.handler.send_timeout):
             while True:
-                await self._changed.wait()
+                await self._wait_changed()
                 if self._offer(message):
                     return
         self.close_nowait(1008, "client does not read")
@@ -270,8 +283,12 @@ class Connection:
                 self._abort()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Close from the server side; returns once the transport is closed (also when
-        called from this connection's own ``on_data``)."""
+        """Close from the server side; queued messages go first.
+
+        Returns once the close handshake is over and the socket closed -- or, while this
+        connection's own ``on_data`` is running (say, it called this), once our Close frame
+        is sent: the peer's answer is read only after ``on_data`` returns.
+        """
         self.close_nowait(code, reason)
         await self._gone.wait()
 
@@ -296,7 +313,7 @@ class Connection:
             item = self._pop_nowait()
             if item is not None:
                 return item
-            await self._changed.wait()
+            await self._wait_changed()
 
     def _mark_closed(self, code: int | None, reason: str) -> None:
         if self._closed.is_set():

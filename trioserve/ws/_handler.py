@@ -91,6 +91,8 @@ class WebSocketHandler:
         self._server: Host | None = None
         self._path: str | None = None
         self._token: trio.lowlevel.TrioToken | None = None
+        #: per event name: (the function found last time, is it a coroutine function?)
+        self._kinds: dict[str, tuple[object, bool]] = {}
 
     # -- events: override these -------------------------------------------------------
     def on_connect(self, request: ConnectRequest) -> bool | Awaitable[bool]:
@@ -227,9 +229,19 @@ class WebSocketHandler:
         return self._connections.pop(conn.id, None) is not None
 
     async def _invoke(self, name: str, *args: Any) -> Any:
-        """Run one event method: async inline, plain through the server's access mode."""
+        """Run one event method: async inline, plain through the server's access mode.
+
+        Whether a method is ``async def`` is looked up once per function, not per message
+        (``inspect.iscoroutinefunction`` costs more than a short ``on_data``); the cache is
+        keyed by the function itself, so a method replaced at run time is looked at again.
+        """
         fn = getattr(self, name)
-        if inspect.iscoroutinefunction(fn):
+        func = getattr(fn, "__func__", fn)
+        kind = self._kinds.get(name)
+        if kind is None or kind[0] is not func:
+            kind = (func, inspect.iscoroutinefunction(fn))
+            self._kinds[name] = kind
+        if kind[1]:
             return await fn(*args)
         if self._server is not None:
             result = await self._server.access.run(lambda: fn(*args))

@@ -1,6 +1,8 @@
 """Sans-IO pieces of the websocket transport: handshake checks, refusals, the frame guard.
 
 Nothing here does I/O or imports Trio, so every rule is a plain function tested with tables.
+The server's own data frames are built here too (:func:`message_frame`): an unmasked frame is
+a header and the payload, so there is nothing for a protocol library to add.
 
 Why we validate ourselves instead of trusting wsproto: wsproto accepts a ``Sec-WebSocket-Key``
 that is not base64 of 16 bytes, duplicated version/key headers and HTTP/1.0 requests, and it
@@ -36,6 +38,7 @@ __all__ = [
     "accept_token",
     "close_frame",
     "http_response",
+    "message_frame",
     "origin_allowed",
     "parse_subprotocols",
     "synthetic_request_head",
@@ -253,6 +256,24 @@ def http_response(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
+def message_frame(message: str | bytes) -> tuple[bytes, bytes]:
+    """One whole message as an unmasked (server) frame: ``(header, payload)``.
+
+    Text for ``str`` (UTF-8), binary for ``bytes``. Returned in two parts so that a large
+    payload can be written after its header instead of being copied next to it.
+    """
+    if isinstance(message, str):
+        payload, first = message.encode("utf-8"), 0x81
+    else:
+        payload, first = message, 0x82
+    n = len(payload)
+    if n < 126:
+        return bytes((first, n)), payload
+    if n < 65536:
+        return struct.pack("!BBH", first, 126, n), payload
+    return struct.pack("!BBQ", first, 127, n), payload
+
+
 def close_frame(code: int, reason: str = "") -> bytes:
     """An unmasked (server) Close frame; the reason is cut to fit a control frame."""
     payload = struct.pack("!H", code) + reason.encode("utf-8")[:123]
@@ -277,48 +298,42 @@ class FrameGuard:
         self._skip = 0
         self._message = 0
 
-    def feed(self, data: bytes) -> int:
+    def feed(self, data: bytes | bytearray) -> int:
         if self.violation is not None:
             return 0
         pos, n = 0, len(data)
-        header_start = 0
         while pos < n:
             if self._skip:
                 step = min(self._skip, n - pos)
                 self._skip -= step
                 pos += step
                 continue
-            if not self._head:
-                header_start = pos
-            self._head.append(data[pos])
-            pos += 1
-            need = self._header_length()
-            if need is None or len(self._head) < need:
+            if self._head:
+                # a header begun in an earlier chunk: complete it byte by byte
+                self._head.append(data[pos])
+                pos += 1
+                need = _header_length(self._head)
+                if need is None or len(self._head) < need:
+                    continue
+                head = bytes(self._head)
+                self._head.clear()
+                if not self._frame_ok(head[0], _payload_length(head)):
+                    return 0  # that header's first bytes have already passed
                 continue
-            if not self._frame_ok():
-                # a header begun in an earlier chunk has already passed: cut at 0
-                return header_start
+            # the common case: a whole header inside this chunk, read without copying
+            need = _header_length(data, pos)
+            if need is None or n - pos < need:
+                self._head += data[pos:]
+                return n
+            if not self._frame_ok(data[pos], _payload_length(data, pos)):
+                return pos
+            pos += need
         return n
 
-    def _header_length(self) -> int | None:
-        if len(self._head) < 2:
-            return None
-        short = self._head[1] & 0x7F
-        ext = 2 if short == 126 else 8 if short == 127 else 0
-        return 2 + ext + (4 if self._head[1] & 0x80 else 0)
-
-    def _frame_ok(self) -> bool:
-        head = bytes(self._head)
-        self._head.clear()
-        opcode = head[0] & 0x0F
-        short = head[1] & 0x7F
-        if short == 126:
-            (length,) = struct.unpack("!H", head[2:4])
-        elif short == 127:
-            (length,) = struct.unpack("!Q", head[2:10])
-        else:
-            length = short
+    def _frame_ok(self, first: int, length: int) -> bool:
+        """Account for one frame header; False (and :attr:`violation`) past the limit."""
         self._skip = length
+        opcode = first & 0x0F
         if opcode >= 8 or length >> 63:
             return True
         if opcode in (1, 2):
@@ -331,3 +346,22 @@ class FrameGuard:
             self.violation = f"message exceeds {self.max_message_size} bytes"
             return False
         return True
+
+
+def _header_length(data: bytes | bytearray, pos: int = 0) -> int | None:
+    """The length of the frame header starting at ``pos``, once its second byte is there."""
+    if len(data) - pos < 2:
+        return None
+    second = data[pos + 1]
+    short = second & 0x7F
+    return 2 + (2 if short == 126 else 8 if short == 127 else 0) + (4 if second & 0x80 else 0)
+
+
+def _payload_length(head: bytes | bytearray, pos: int = 0) -> int:
+    """The payload length announced by the complete frame header at ``pos``."""
+    short = head[pos + 1] & 0x7F
+    if short == 126:
+        return int.from_bytes(head[pos + 2 : pos + 4], "big")
+    if short == 127:
+        return int.from_bytes(head[pos + 2 : pos + 10], "big")
+    return short

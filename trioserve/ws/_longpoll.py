@@ -241,7 +241,7 @@ class Longpolls:
                         return LongpollReply(b"closed", TEXT_TYPE, status=404)
                     if item is not None:
                         return encode_message(item, session.raw)
-                    await conn._changed.wait()
+                    await conn._wait_changed()
             if session.finished:
                 return LongpollReply(b"closed", TEXT_TYPE, status=404)
             return encode_nope(session.raw)

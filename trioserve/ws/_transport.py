@@ -1,48 +1,77 @@
-"""Running one accepted websocket: trio-websocket over the stream the HTTP engine handed us.
+"""Running one accepted websocket: wsproto over the stream the HTTP engine handed us.
 
-The engine has already parsed the upgrade request with h11. trio-websocket wants to do the
-handshake itself from raw bytes, so we give it a stream (:class:`_Handover`) that first
-returns a minimal request head rebuilt from the request we validated, then -- only once our
-101 answer has been sent -- the bytes h11 read past the head, then the socket itself.
-(wsproto would drop bytes that arrive before the accept: they sit in its h11 buffer.)
+The engine has already parsed the upgrade request with h11 and we have validated it
+(``_handshake``). wsproto's handshake object is fed a minimal request head rebuilt from it and
+answers with the 101 bytes; from then on wsproto's connection is the sans-IO protocol (bytes
+in, events out; control events in, bytes out) and the server's data frames are built by
+:func:`~trioserve.ws._handshake.message_frame`. The bytes h11 read past the head are fed to
+it only after our 101 answer has been sent.
 
-Two gaps of trio-websocket 0.12 / wsproto 1.2 are closed here, both in :class:`_ServerWS`,
-a ``wsproto.WSConnection`` subclass handed to ``trio_websocket.WebSocketConnection``:
+Per connection there are two working tasks, the fewest that keep the promises of
+:mod:`._conn` (plus a keepalive pinger and a close watchdog, which sleep):
+
+* the **reader** (the task running :func:`run_websocket`) reads the socket, feeds wsproto,
+  answers pings and Close frames, and calls ``on_ready``/``on_data`` *inline*, one message
+  after the other. A slow ``on_data`` slows the reading of its own client only -- TCP
+  backpressure, as the handler API promises -- and a message is not handed to another task
+  on its way in. The price: while ``on_data`` runs, this client's later frames (its pings
+  too) wait, as its later messages always did; our keepalive does not count that time
+  against the client;
+* the **writer** drains the connection's bounded queue, so a send only ever queues, and a
+  client that stops reading stalls its own writer, nothing else.
+
+Everything written to the socket goes through :class:`Sender`: whole frames, in order, each
+built only once the socket is ours, so nothing can follow our Close frame.
+
+This replaces ``trio_websocket.WebSocketConnection``, which cost a quarter of the echo
+throughput (a reader task and a channel hop per message, a lock that yields per send). As
+before, two things go beyond it:
 
 * a frame the parser rejects (bad UTF-8, reserved opcode, bad close code, unmasked frame...)
-  surfaces as a ``CloseConnection`` event while the state is still OPEN, and trio-websocket
-  then drops the socket without a Close frame. We answer it with a Close frame carrying the
-  parser's code (1002/1007), flushed by the stream's ``aclose``, as RFC 6455 §7.1.7 asks;
+  is answered with a Close frame carrying the parser's code (1002/1007) -- after the answers
+  already queued for the valid messages before it -- and then the socket is closed, as
+  RFC 6455 §7.1.7 asks;
 * the message size limit is checked from frame headers by :class:`FrameGuard` before any
   payload is parsed (1009), rather than after buffering up to the limit.
 
-Per connection: trio-websocket's reader task, our reader loop (``on_data`` in order), one
-writer task draining the bounded queue, a keepalive pinger and a close watchdog.
+``close()`` from inside this connection's own ``on_data`` cannot wait for the peer's answer
+to our Close (reading it is this very task's job once ``on_data`` returns), so there it
+returns once our Close frame is sent; from anywhere else, once the close handshake is over.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import os
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 import trio
-import trio_websocket
 from wsproto import ConnectionType, WSConnection
+from wsproto.connection import Connection as WSProtocol
 from wsproto.connection import ConnectionState
-from wsproto.events import CloseConnection
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Ping,
+    Pong,
+    Request,
+    TextMessage,
+)
 
-from trioserve.ws._conn import _CLOSE, Connection, WithHeader
-from trioserve.ws._handshake import FrameGuard, close_frame
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-    from wsproto.events import Event
+from trioserve.ws._conn import _CLOSE, Connection
+from trioserve.ws._handshake import FrameGuard
+from trioserve.ws._sender import Sender
 
 __all__ = ["WebSocketSettings", "run_websocket"]
 
 log = logging.getLogger("trioserve.ws")
+
+OPEN = ConnectionState.OPEN
+#: how long a Close frame failing a bad peer may take to go out before we hang up anyway
+FAIL_FLUSH_TIMEOUT = 1.0
+_STREAM_GONE = (trio.BrokenResourceError, trio.ClosedResourceError)
 
 
 @dataclass(slots=True)
@@ -59,89 +88,52 @@ class WebSocketSettings:
     receive_buffer: int = 64 * 1024
 
 
-class _Handover(trio.abc.Stream):
-    def __init__(self, stream: trio.abc.Stream, head: bytes, trailing: bytes) -> None:
-        self.stream = stream
-        self._head = head
-        self._trailing = trailing
-        self._released = trio.Event()
-        self._lock = trio.Lock()
-        self.outbox = bytearray()
+@dataclass(eq=False, slots=True)
+class _Session:
+    """What the tasks of one websocket share."""
 
-    def release(self) -> None:
-        self._released.set()
+    conn: Connection
+    stream: trio.abc.Stream
+    proto: WSProtocol
+    sender: Sender
+    settings: WebSocketSettings
+    guard: FrameGuard
+    #: the reader is inside ``on_ready``/``on_data``: it cannot read the peer's Close now
+    in_callback: bool = False
+    #: the payload of the keepalive ping in flight, and what its pong sets
+    ping: bytes | None = None
+    pong: trio.Event | None = None
+    #: set (and dropped) when the reader next leaves a callback, for whoever waits for that
+    reader_back: trio.Event | None = None
+    #: the writer has stopped (its Close is sent, or it gave up)
+    writer_done: trio.Event = field(default_factory=trio.Event)
 
-    async def receive_some(self, max_bytes: int | None = None) -> bytes:
-        if self._head:
-            head, self._head = self._head, b""
-            return head
-        await self._released.wait()
-        if self._trailing:
-            data, self._trailing = self._trailing, b""
-            return bytes(data)
-        return bytes(await self.stream.receive_some(max_bytes))
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        async with self._lock:
-            await self.stream.send_all(data)
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await self.stream.wait_send_all_might_not_block()
-
-    async def flush_outbox(self, timeout: float = 1.0) -> None:
-        if not self.outbox:
-            return
-        data = bytes(self.outbox)
-        self.outbox.clear()
-        with trio.move_on_after(timeout):
-            try:
-                await self.send_all(data)
-            except (trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError):
-                pass
-
-    async def aclose(self) -> None:
+    async def deliver(self, name: str, *args: Any) -> Any:
+        """Run one event method of the handler; a failure closes the connection with 1011."""
+        conn = self.conn
+        self.in_callback = True
         try:
-            with trio.CancelScope(shield=True):
-                await self.flush_outbox()
+            return await conn.handler._invoke(name, *args)
+        except Exception:
+            log.exception("websocket handler %r failed; closing %s", conn.handler.name, conn.id)
+            conn.close_nowait(1011, "handler error")
+            return None
         finally:
-            await self.stream.aclose()
+            self.in_callback = False
+            if self.reader_back is not None:
+                self.reader_back.set()
+                self.reader_back = None
 
+    async def fail(self, code: int, reason: str) -> tuple[int, str]:
+        """Fail the connection for bad input: a Close frame with ``code``, then hang up.
 
-class _ServerWS(WSConnection):
-    """wsproto's server connection that fails bad input *with* a Close frame."""
-
-    def __init__(self, guard: FrameGuard, outbox: bytearray) -> None:
-        super().__init__(ConnectionType.SERVER)
-        self._guard = guard
-        self._outbox = outbox
-        self._pending: CloseConnection | None = None
-        self.failed: CloseConnection | None = None
-
-    def receive_data(self, data: bytes | None) -> None:
-        if self.failed is not None or self._pending is not None:
-            return
-        if data and self.state is ConnectionState.OPEN:
-            allowed = self._guard.feed(data)
-            if self._guard.violation is not None:
-                if allowed:
-                    super().receive_data(data[:allowed])
-                self._pending = CloseConnection(code=1009, reason=self._guard.violation)
-                return
-        super().receive_data(data)
-
-    def _fail_if_local(self, event: Event) -> Event:
-        if isinstance(event, CloseConnection) and self.state is ConnectionState.OPEN:
-            # wsproto reports its own parse failures as a close "received" in state OPEN
-            self.failed = event
-            self._outbox += self.send(CloseConnection(code=event.code, reason=event.reason))
-        return event
-
-    def events(self) -> Iterator[Event]:  # type: ignore[override]
-        for event in super().events():
-            yield self._fail_if_local(event)
-        if self._pending is not None and self.failed is None:
-            pending, self._pending = self._pending, None
-            yield self._fail_if_local(pending)
+        The writer sends it, after what is already queued -- the answers to the valid
+        messages that came before the bad frame -- but the peer's input is read no further.
+        """
+        self.conn.close_nowait(code, reason)
+        with trio.move_on_after(FAIL_FLUSH_TIMEOUT):
+            await self.writer_done.wait()
+        return code, reason
 
 
 async def run_websocket(
@@ -154,60 +146,46 @@ async def run_websocket(
 ) -> None:
     """Accept, deliver events to ``conn.handler`` until closed, then ``on_close`` once."""
     handler = conn.handler
-    guard = FrameGuard(handler.max_message_size)
-    wrapper = _Handover(stream, head, trailing)
-    wsproto_conn = _ServerWS(guard, wrapper.outbox)
-    ws = trio_websocket.WebSocketConnection(
-        wrapper,
-        wsproto_conn,
-        message_queue_size=1,
-        # the guard counts bytes on the wire, which is >= len() of the text: it trips first
-        max_message_size=handler.max_message_size,
-        receive_buffer_size=settings.receive_buffer,
-    )
     added = False
     code: int | None = None
     reason = ""
+    session: _Session | None = None
     try:
+        try:
+            proto = await _accept(stream, head, conn.subprotocol, extra_headers)
+        except _STREAM_GONE:
+            return
+        session = _Session(
+            conn,
+            stream,
+            proto,
+            Sender(stream, proto),
+            settings,
+            FrameGuard(handler.max_message_size),
+        )
+        handler._add(conn)
+        added = True
+        closing = trio.Event()
+        conn._abort = closing.set
         async with trio.open_nursery() as nursery:
-            # what trio_websocket.wrap_server_stream does, with our wsproto connection
-            nursery.start_soon(ws._reader_task)
-            proposal = await ws._get_request()
-            await proposal.accept(subprotocol=conn.subprotocol, extra_headers=extra_headers)
-            wrapper.release()
-            handler._add(conn)
-            added = True
-            closing = trio.Event()
-            writer_done = trio.Event()
-            conn._abort = closing.set
-            nursery.start_soon(_writer, conn, ws, writer_done)
-            nursery.start_soon(_keepalive, conn, ws, settings)
-            nursery.start_soon(_watchdog, closing, wrapper, settings)
-            try:
-                await _deliver(conn, ws)
-            except trio_websocket.ConnectionClosed as exc:
-                if exc.reason is not None:
-                    code, reason = exc.reason.code, exc.reason.reason or ""
-            if conn._closing is not None:
-                # we started the close: let the writer finish the handshake (bounded)
-                with trio.move_on_after(settings.close_timeout):
-                    await writer_done.wait()
-            if wsproto_conn.failed is not None:
-                code, reason = wsproto_conn.failed.code, wsproto_conn.failed.reason or ""
+            nursery.start_soon(_writer, session)
+            nursery.start_soon(_keepalive, session)
+            nursery.start_soon(_watchdog, closing, session)
+            code, reason = await _read(session, trailing)
             nursery.cancel_scope.cancel()
     except BaseException as exc:
         # Cancellation from outside is the server shutting down: say so with 1001.
-        if _is_cancel(exc) and added and not conn._closed.is_set():
+        if _is_cancel(exc) and session is not None and not conn._closed.is_set():
             code, reason = 1001, "server shutting down"
             with trio.CancelScope(shield=True), trio.move_on_after(1.0):
                 try:
-                    await wrapper.send_all(close_frame(1001, reason))
-                except (trio.BrokenResourceError, trio.ClosedResourceError, trio.BusyResourceError):
+                    await session.sender.event(CloseConnection(code=code, reason=reason))
+                except _STREAM_GONE:
                     pass
         raise
     finally:
         with trio.CancelScope(shield=True):
-            await trio.aclose_forcefully(wrapper)
+            await trio.aclose_forcefully(stream)
             conn._gone.set()
             if added:
                 handler._remove(conn)
@@ -220,6 +198,24 @@ async def run_websocket(
                         log.exception("on_close of %r failed", handler.name)
 
 
+async def _accept(
+    stream: trio.abc.Stream,
+    head: bytes,
+    subprotocol: str | None,
+    extra_headers: list[tuple[bytes, bytes]],
+) -> WSProtocol:
+    """Answer the (already validated) handshake with 101; wsproto's connection from then on."""
+    handshake = WSConnection(ConnectionType.SERVER)
+    handshake.receive_data(head)
+    if not any(isinstance(event, Request) for event in handshake.events()):
+        raise RuntimeError("wsproto did not accept the rebuilt handshake request")
+    accept = AcceptConnection(subprotocol=subprotocol, extra_headers=extra_headers)
+    data = handshake.send(accept)
+    await stream.send_all(data)
+    assert handshake.connection is not None
+    return handshake.connection
+
+
 def _is_cancel(exc: BaseException) -> bool:
     if isinstance(exc, trio.Cancelled):
         return True
@@ -228,70 +224,152 @@ def _is_cancel(exc: BaseException) -> bool:
     return False
 
 
-async def _deliver(conn: Connection, ws: trio_websocket.WebSocketConnection) -> None:
-    """``on_ready`` then ``on_data`` per message, in order, until the connection closes.
+async def _read(session: _Session, data: bytes | bytearray) -> tuple[int, str]:
+    """``on_ready``, then read and deliver until the connection is over; its close code.
 
     Once a close is under way (asked by the server or forced by a handler error), further
     messages are read and dropped so the peer's Close frame can still arrive.
     """
-    handler = conn.handler
-    try:
-        if await handler._invoke("on_ready", conn) is False:
-            conn.close_nowait(1000, "refused by handler")
-        while True:
-            message = await ws.get_message()
-            if not conn.closed:
-                await handler._invoke("on_data", conn, message)
-    except trio_websocket.ConnectionClosed:
-        raise
-    except Exception:
-        log.exception("websocket handler %r failed; closing %s", handler.name, conn.id)
-        conn.close_nowait(1011, "handler error")
-        while True:
-            await ws.get_message()
+    conn = session.conn
+    proto = session.proto
+    guard = session.guard
+    stream = session.stream
+    size = session.settings.receive_buffer
+    parts: list[Any] = []
+    if await session.deliver("on_ready", conn) is False:
+        conn.close_nowait(1000, "refused by handler")
+    while True:
+        violation = None
+        if data:
+            if proto.state is OPEN:
+                allowed = guard.feed(data)
+                if guard.violation is not None:
+                    violation = guard.violation
+                    data = data[:allowed]
+            proto.receive_data(cast(bytes, data))  # its buffer takes any bytes-like
+        for event in proto.events():
+            kind = type(event)  # identity tests: isinstance on wsproto's ABCs costs more
+            if kind is TextMessage or kind is BytesMessage:
+                if conn.closed:
+                    parts.clear()
+                    continue
+                message = cast("TextMessage | BytesMessage", event)
+                payload: Any = message.data
+                if not message.message_finished:
+                    parts.append(payload)
+                    continue
+                if parts:
+                    parts.append(payload)
+                    payload = ("" if kind is TextMessage else b"").join(parts)
+                    parts = []
+                elif kind is BytesMessage:
+                    payload = bytes(payload)  # wsproto hands out the unmasked bytearray
+                await session.deliver("on_data", conn, payload)
+            elif kind is Ping:
+                await session.sender.event(cast("Ping", event).response())
+            elif kind is Pong:
+                if session.pong is not None and bytes(cast("Pong", event).payload) == session.ping:
+                    session.ping = None
+                    session.pong.set()
+            elif kind is CloseConnection:
+                return await _closed_by_peer(session, cast("CloseConnection", event))
+        if violation is not None:
+            return await session.fail(1009, violation)
+        try:
+            data = await stream.receive_some(size)
+        except _STREAM_GONE:
+            return 1006, ""
+        if not data:
+            return 1006, ""
 
 
-async def _writer(
-    conn: Connection, ws: trio_websocket.WebSocketConnection, done: trio.Event
-) -> None:
+async def _closed_by_peer(session: _Session, event: CloseConnection) -> tuple[int, str]:
+    """A Close from wsproto: the peer's (answer it), its answer to ours, or a parse failure."""
+    state = session.proto.state
+    reason = event.reason or ""
+    if state is ConnectionState.REMOTE_CLOSING:
+        with trio.move_on_after(session.settings.close_timeout):
+            try:
+                await session.sender.event(event.response())
+            except _STREAM_GONE:
+                pass
+        return event.code, reason
+    if state is ConnectionState.CLOSED:
+        return event.code, reason
+    # wsproto reports its own parse failures as a Close "received" while still OPEN
+    return await session.fail(event.code, reason)
+
+
+async def _writer(session: _Session) -> None:
+    """Drain the queue; at its end send our Close (the reader sees the answer)."""
+    conn = session.conn
+    sender = session.sender
     try:
         while True:
-            item = await conn._pop()
+            item = conn._pop_nowait()
+            if item is None:
+                await conn._wait_changed()
+                continue
             if item is _CLOSE:
                 break
-            if isinstance(item, WithHeader):
-                await ws.send_message(item.header)
-                item = item.data
-            await ws.send_message(item)
+            try:
+                if not await sender.message(item):
+                    return  # the peer closed first: nothing more may be sent
+            except UnicodeEncodeError:
+                log.exception("websocket %s: a message cannot be sent as text", conn.id)
+                conn.close_nowait(1011, "unsendable message")
         code, reason = conn._closing or (1000, "")
-        await ws.aclose(code, reason or None)
-    except trio_websocket.ConnectionClosed:
-        pass
-    finally:
-        done.set()
+        await sender.event(CloseConnection(code=code, reason=reason))
+        if session.in_callback:
+            # the reader cannot take the peer's answer before its on_data returns, so a
+            # close() waiting in that on_data (or for it) is released now
+            conn._gone.set()
+    except _STREAM_GONE:
         conn._gone.set()
+    finally:
+        session.writer_done.set()
 
 
-async def _keepalive(
-    conn: Connection, ws: trio_websocket.WebSocketConnection, settings: WebSocketSettings
-) -> None:
-    """Ping every ``ping_interval``; no pong within ``websocket_timeout`` -> close (1011)."""
+async def _keepalive(session: _Session) -> None:
+    """Ping every ``ping_interval``; no pong within ``websocket_timeout`` -> close (1011).
+
+    The pong is read by the reader, which cannot read while it is inside ``on_data``: a
+    deadline that passes while a handler runs is restarted when the reader is back, so a
+    slow handler never gets its live client cut off.
+    """
+    settings = session.settings
+    conn = session.conn
     interval = min(settings.ping_interval, settings.websocket_timeout)
     while True:
         await trio.sleep(interval)
-        with trio.move_on_after(settings.websocket_timeout) as scope:
+        pong = session.pong = trio.Event()
+        payload = session.ping = os.urandom(4)
+        deadline = trio.current_time() + settings.websocket_timeout
+        with trio.move_on_at(deadline):
             try:
-                await ws.ping()
-            except trio_websocket.ConnectionClosed:
+                if not await session.sender.event(Ping(payload=payload)):
+                    return
+            except _STREAM_GONE:
                 return
-        if scope.cancelled_caught:
-            log.info("websocket %s: no pong in %ss, closing", conn.id, settings.websocket_timeout)
-            conn.close_nowait(1011, "keepalive ping timeout")
-            return
+        while not pong.is_set():
+            with trio.move_on_at(deadline):
+                await pong.wait()
+            if pong.is_set():
+                break
+            if not session.in_callback:
+                log.info(
+                    "websocket %s: no pong in %ss, closing", conn.id, settings.websocket_timeout
+                )
+                conn.close_nowait(1011, "keepalive ping timeout")
+                return
+            back = session.reader_back = session.reader_back or trio.Event()
+            await back.wait()
+            deadline = trio.current_time() + settings.websocket_timeout
 
 
-async def _watchdog(closing: trio.Event, wrapper: _Handover, settings: WebSocketSettings) -> None:
+async def _watchdog(closing: trio.Event, session: _Session) -> None:
     """Once a close is asked for, the socket goes away within ``close_timeout`` regardless."""
     await closing.wait()
-    await trio.sleep(settings.close_timeout)
-    await trio.aclose_forcefully(wrapper.stream)
+    await trio.sleep(session.settings.close_timeout)
+    await trio.aclose_forcefully(session.stream)
+    session.conn._gone.set()
