@@ -93,11 +93,28 @@ async def _read_head_with_h11(conn: ConnectionState) -> Head | None:
         await fatal(conn, error, method=None, request_line="-")
         return None
     if isinstance(event, h11.Request):
-        return event.method, event.target, event.http_version, list(event.headers)
+        headers = list(event.headers)
+        if _bodiless(headers):
+            # h11 holds the (empty) body's end ready: take it now, so an answer given before
+            # the body is asked for (a 401, a preflight, OPTIONS *) does not look like one
+            # that leaves a body unread, and the connection stays open
+            conn.h11.next_event()
+        return event.method, event.target, event.http_version, headers
     # NEED_DATA cannot happen (the guard saw the blank line that h11 also ends the head at:
     # h11 ends a head at the first blank line, CRLF or bare LF, as the guard does)
     log.error("h11 did not parse a complete head from %s: %r", conn.peer, event)
     raise Drop("request head not understood", level=logging.ERROR)
+
+
+def _bodiless(headers: list[tuple[bytes, bytes]]) -> bool:
+    """No Transfer-Encoding and no (or a zero) Content-Length: h11 frames an empty body."""
+    length: bytes | None = None
+    for name, value in headers:
+        if name == b"transfer-encoding":
+            return False
+        if name == b"content-length":
+            length = value
+    return length is None or length.strip() == b"0"
 
 
 async def _receive_first_byte(conn: ConnectionState) -> bytes | None:
@@ -157,8 +174,8 @@ async def _wait_and_read(conn: ConnectionState) -> bytes:
 
 async def read_body(conn: ConnectionState, head: RequestHead) -> bytes:
     """The whole request body; :class:`HeadError` (408, 413, 400) or :class:`Drop` if not."""
-    if conn.fast_head is not None:
-        return b""  # the fast path only takes requests without a body
+    if conn.fast_head is not None or conn.h11.their_state is not h11.SEND_BODY:
+        return b""  # a request without a body (the fast path takes no other)
     options = conn.engine.options
     if conn.h11.they_are_waiting_for_100_continue:
         await send(
