@@ -4,7 +4,8 @@
   switched on by the engine options ``auth_file=`` and ``auth_domain=`` (both, or neither).
   :func:`make_authenticator` builds it from an :class:`~trioserve.spec.EngineSpec`; the engine
   calls :meth:`DigestAuthenticator.check` before dispatching every request -- objects, files
-  and websocket upgrades alike.
+  and websocket upgrades alike. ``auth_secret_file=`` keeps the nonce secret in a file
+  (:mod:`trioserve.auth.secret_file`) so nonces outlive restarts and are shared by processes.
 * FastCGI: the front-end authenticated; :func:`frontend_user` turns its ``REMOTE_USER`` into
   the request's user.
 * Nobody authenticated: ``call.user`` stays ``None``, which the policy treats as the real
@@ -30,6 +31,7 @@ from trioserve.auth.digest import (
     Stale,
 )
 from trioserve.auth.htdigest import PasswordFile
+from trioserve.auth.secret_file import SecretFileError, load_secret_file
 from trioserve.call import Call, Response, error_response
 from trioserve.errors import SpecError
 from trioserve.policy import ANONYMOUS
@@ -118,11 +120,19 @@ def make_authenticator(spec: EngineSpec) -> Authenticator | None:
 
     ``None`` when neither is given. One without the other, or a file that does not exist,
     is a :class:`~trioserve.errors.SpecError` at start: a server that believes it is
-    protected while it is not is the worst outcome.
+    protected while it is not is the worst outcome. So is ``auth_secret_file`` without a
+    path, without digest auth, or naming a file that cannot be used as a secret; a missing
+    one is created (see :mod:`trioserve.auth.secret_file`).
     """
     auth_file = spec.options.get("auth_file") or None
     realm = spec.options.get("auth_domain") or None
+    secret_file = spec.options.get("auth_secret_file")
     if auth_file is None and realm is None:
+        if secret_file is not None:
+            raise SpecError(
+                f"{spec.text!r}: auth_secret_file= is for digest authentication, which needs "
+                "auth_file= and auth_domain="
+            )
         return None
     if auth_file is None or realm is None:
         missing = "auth_file" if auth_file is None else "auth_domain"
@@ -137,8 +147,16 @@ def make_authenticator(spec: EngineSpec) -> Authenticator | None:
             pass
     except OSError as exc:
         raise SpecError(f"{spec.text!r}: password file {auth_file!r}: {exc.strerror}") from None
+    secret = None
+    if secret_file == "":
+        raise SpecError(f"{spec.text!r}: auth_secret_file= needs a path")
+    if secret_file is not None:
+        try:
+            secret = load_secret_file(secret_file)
+        except SecretFileError as exc:
+            raise SpecError(f"{spec.text!r}: {exc}") from None
     try:
-        verifier = DigestVerifier(realm, PasswordFile(auth_file))
+        verifier = DigestVerifier(realm, PasswordFile(auth_file), secret=secret)
     except ValueError as exc:
         raise SpecError(f"{spec.text!r}: auth_domain: {exc}") from None
     if not verifier.store.algorithms(realm):

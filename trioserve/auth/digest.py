@@ -9,15 +9,28 @@ Rules this module keeps, in the order :meth:`DigestVerifier.verify` applies them
 3. The response is recomputed from the stored HA1 and compared in constant time. An unknown
    user is checked against a dummy HA1, so it costs the same and answers the same as a wrong
    password: the client cannot tell them apart.
-4. Only then is the nonce judged: nonces are ``time.random.HMAC`` -- stateless, no table of
-   issued nonces -- and one that is forged, from another server instance, too old or older than
-   the replay table's floor gives :class:`Stale` (the client retries with the new nonce
-   without asking the user again; RFC 7616 §3.3 ``stale=true``).
+4. Only then is the nonce judged, so every verdict below is given only to a client that proved
+   it knows the password. Nonces are ``time.instance.random.HMAC(secret)`` -- stateless, no
+   table of issued nonces. One whose HMAC does not verify under our secret (forged, from an
+   earlier run with another secret, from an older trioserve) is :class:`Stale`, as RFC 7616
+   §3.3 asks for an invalid nonce with a valid digest: the client retries with our nonce
+   without asking the user again, and gains nothing it could not get by asking for a
+   challenge. The ``opaque`` is judged with the nonce it came with: a nonce we vouch for with
+   someone else's opaque is :class:`Denied`; a nonce we cannot vouch for carries its own
+   server's opaque, and is stale. A nonce too old, from the future, or older than the replay
+   table's floor is :class:`Stale` too.
 5. Each nonce's ``nc`` values are remembered in a 64-wide sliding window (as IPsec does), so a
    replayed (nonce, nc) is :class:`Denied` while requests sent in parallel may arrive out of
    order. Only nonces that authenticated successfully get an entry, expired entries are
    evicted, and when the table is full the oldest half is dropped and every nonce issued
    before them becomes stale: memory stays bounded without ever accepting a replay.
+6. A nonce signed with our secret but issued by another *instance* (another process sharing
+   the secret, or this server before a restart) may have counts used where this instance
+   never saw them. For such a nonce a count is accepted only above every count this instance
+   has seen of it; a lower unseen one is :class:`Stale` (a request that was merely overtaken
+   retries silently). So a request captured before a restart, or on its way to another
+   process, is accepted here only if no later request of the client got here first. The
+   issuing instance keeps the window of rule 5, which parallel requests need.
 
 Nothing here logs or returns any part of the ``Authorization`` value; reasons are fixed texts.
 """
@@ -166,6 +179,19 @@ class _NonceState:
     issued: float
     highest: int
     mask: int  # bit i set = nc (highest - i) seen
+    #: issued by this instance; else only counts above ``highest`` are new (rule 6)
+    own: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class _Nonce:
+    """What a nonce that verified under our secret tells us."""
+
+    issued: float
+    own: bool  # issued by this instance (else another process, or a run before a restart)
+
+
+_NONCE_RE = re.compile(r"[0-9a-f]{68}\Z")
 
 
 class DigestVerifier:
@@ -174,8 +200,13 @@ class DigestVerifier:
     ``password_lookup`` is a :class:`~trioserve.auth.htdigest.CredentialStore` (a
     :class:`~trioserve.auth.htdigest.PasswordFile` or in-memory ``Credentials``). ``now`` is
     passed to every call; use wall-clock time (``time.time()``) when several processes share
-    ``secret``, any one clock otherwise. Without ``secret`` a random one is made, so nonces
-    of an earlier run are stale after a restart (clients retry transparently).
+    ``secret``, or when it must outlive a restart; any one clock otherwise.
+
+    Without ``secret`` a random one is made, so nonces (and the opaque) of an earlier run are
+    stale after a restart: the client retries with the new challenge without asking the user
+    again. Verifiers built with the same ``secret`` and realm -- several processes behind a
+    balancer, or the same server before and after a restart -- accept each other's nonces,
+    each remembering the counts it saw itself (rule 6 above).
     """
 
     def __init__(
@@ -202,6 +233,9 @@ class DigestVerifier:
         self.algorithms = tuple(a for a in ALGORITHMS if a in algorithms)
         self.max_nonces = max_nonces
         self.opaque = self._mac(b"opaque")[:32]
+        #: names this instance in its nonces, so it can tell nonces it issued (whose every
+        #: count it has seen) from nonces of other processes sharing the secret (rule 6)
+        self.instance = secrets.token_hex(4)
         self._dummy_ha1 = {a: hash_hex(a, secrets.token_hex(16)) for a in ALGORITHMS}
         self._nonces: dict[str, _NonceState] = {}
         #: nonces issued at or before this time are stale (raised when the table overflows)
@@ -214,21 +248,19 @@ class DigestVerifier:
         return hmac.new(self._secret, b"%s|%s" % (self.realm.encode(), data), "sha256").hexdigest()
 
     def make_nonce(self, now: float) -> str:
-        stamp = f"{int(now * 1000):012x}{secrets.token_hex(8)}"
+        """68 hex digits: issue time in ms (12), instance (8), random (16), HMAC (32)."""
+        stamp = f"{int(now * 1000):012x}{self.instance}{secrets.token_hex(8)}"
         return stamp + self._mac(b"nonce|" + stamp.encode())[:32]
 
-    def _nonce_time(self, nonce: str) -> float | None:
-        """Issue time of a nonce we made, or None for anything else."""
-        if len(nonce) != 60:
+    def _read_nonce(self, nonce: str) -> _Nonce | None:
+        """What a nonce we (or a process sharing our secret) made says; None for any other."""
+        if not _NONCE_RE.match(nonce):
             return None
-        stamp, mac = nonce[:28], nonce[28:]
+        stamp, mac = nonce[:36], nonce[36:]
         expected = self._mac(b"nonce|" + stamp.encode())[:32]
         if not hmac.compare_digest(mac.encode(), expected.encode()):
             return None
-        try:
-            return int(stamp[:12], 16) / 1000.0
-        except ValueError:  # pragma: no cover - our own MAC vouches for the stamp
-            return None
+        return _Nonce(int(stamp[:12], 16) / 1000.0, stamp[12:20] == self.instance)
 
     # ---- challenges --------------------------------------------------------------------------
 
@@ -300,8 +332,6 @@ class DigestVerifier:
         size = 32 if algorithm == "MD5" else 64
         if not re.fullmatch(rf"[0-9a-f]{{{size}}}", response):
             raise _ParseError("response is not a hex digest of the algorithm")
-        if "opaque" in p and not hmac.compare_digest(p["opaque"].encode(), self.opaque.encode()):
-            return Denied("opaque does not match")
         if not _same_target(p["uri"], uri):
             return Denied("uri does not match the request target")
 
@@ -315,18 +345,23 @@ class DigestVerifier:
         if stored is None or user is None or not matches:
             return Denied("unknown user or wrong password")
 
-        issued = self._nonce_time(p["nonce"])
-        if issued is None:
+        nonce = self._read_nonce(p["nonce"])
+        if nonce is None:
             return Stale("nonce not issued by this server")
+        if "opaque" in p and not hmac.compare_digest(p["opaque"].encode(), self.opaque.encode()):
+            return Denied("opaque does not match")
+        issued = nonce.issued
         if now - issued > self.nonce_lifetime or issued - now > _CLOCK_SKEW:
             return Stale("nonce expired")
         if issued <= self._floor:
             return Stale("nonce evicted")
         if nc == 0:
             return Denied("nonce count 0")
-        verdict = self._accept_nc(p["nonce"], issued, nc, now)
+        verdict = self._accept_nc(p["nonce"], nonce, nc, now)
         if verdict == "stale":
             return Stale("nonce evicted")
+        if verdict == "foreign":
+            return Stale("nonce count out of order for a nonce issued elsewhere")
         if verdict == "replay":
             return Denied("nonce count replayed")
         return Ok(user, algorithm)
@@ -347,16 +382,17 @@ class DigestVerifier:
             return self.store.user_for_hash(self.realm, algorithm, p["username"])
         return p["username"]
 
-    def _accept_nc(self, nonce: str, issued: float, nc: int, now: float) -> str:
-        """Record ``nc`` for ``nonce``: "ok", "replay" (seen, or out of the window) or
-        "stale" (the table overflowed past this nonce)."""
+    def _accept_nc(self, key: str, nonce: _Nonce, nc: int, now: float) -> str:
+        """Record ``nc`` for the nonce ``key``: "ok", "replay" (seen, or out of the window),
+        "stale" (the table overflowed past this nonce) or "foreign" (an unseen count below
+        the highest seen, of a nonce another instance issued: it may have been used there)."""
         self._purge(now)
-        state = self._nonces.get(nonce)
+        state = self._nonces.get(key)
         if state is None:
             self._make_room()
-            if issued <= self._floor:
+            if nonce.issued <= self._floor:
                 return "stale"
-            self._nonces[nonce] = _NonceState(issued, nc, 1)
+            self._nonces[key] = _NonceState(nonce.issued, nc, 1, nonce.own)
             return "ok"
         if nc > state.highest:
             shift = nc - state.highest
@@ -366,6 +402,8 @@ class DigestVerifier:
         offset = state.highest - nc
         if offset >= _WINDOW or state.mask & (1 << offset):
             return "replay"
+        if not state.own:
+            return "foreign"
         state.mask |= 1 << offset
         return "ok"
 
