@@ -29,6 +29,7 @@ SANS_IO = [
     "fcgi",
     "trioserve.call",
     "trioserve.context",
+    "trioserve.cors",
     "trioserve.spec",
     "trioserve.tree",
     "trioserve.policy",
@@ -70,7 +71,13 @@ LAYERS: list[tuple[str, ...]] = [
         "trioserve.accesslog",
         "trioserve.debugpage",
     ),
-    ("trioserve.call", "trioserve.spec", "trioserve.errors", "trioserve._version"),
+    (
+        "trioserve.call",
+        "trioserve.spec",
+        "trioserve.cors",
+        "trioserve.errors",
+        "trioserve._version",
+    ),
     ("fcgi",),
 ]
 

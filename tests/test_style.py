@@ -34,6 +34,7 @@ STRICT = [
     "trioserve/hierarchy.py",
     "trioserve/call.py",
     "trioserve/context.py",
+    "trioserve/cors.py",
     "trioserve/spec.py",
     "trioserve/render",
     "trioserve/files",

@@ -6,7 +6,9 @@ and commands, and talk to websocket handlers while the program keeps running.
 
 The Trio-based parts (``Server``, ``start_in_thread``...) are imported lazily so that the
 sans-IO cores (``trioserve.tree``, ``trioserve.policy``, ``trioserve.render``...) can be
-imported without pulling in any I/O machinery.
+imported without pulling in any I/O machinery. Submodules are attributes too, imported on
+first use, so the documented ``@trioserve.commands.blocking`` works after a plain
+``import trioserve`` without that import loading every submodule up front.
 """
 
 from __future__ import annotations
@@ -50,11 +52,23 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'trioserve' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(module), name)
+    module = _LAZY.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+    elif _is_submodule(name):
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        raise AttributeError(f"module 'trioserve' has no attribute {name!r}")
     globals()[name] = value
     return value
+
+
+def _is_submodule(name: str) -> bool:
+    """``trioserve.<name>`` exists as a module or package (found, not imported)."""
+    if not name.isidentifier() or name.startswith("__"):
+        return False
+    import importlib.util
+
+    return importlib.util.find_spec(f"{__name__}.{name}") is not None

@@ -3,18 +3,30 @@
 ROOT reflects the request raw -- query, path and every header including ``Authorization`` and
 ``Cookie`` -- which is both a reflected-XSS hole and a credential leak (reference §7.3, §9.4).
 This page escapes every value and hides credential-bearing fields, by HTTP header name and by
-their FastCGI/CGI spelling (``HTTP_AUTHORIZATION``, ``HTTP_COOKIE``...). It is a pure function
-so the HTTP and the FastCGI engines render exactly the same page.
+their FastCGI/CGI spelling (``HTTP_AUTHORIZATION``, ``HTTP_COOKIE``...). Query strings carry
+secrets too (``?password=...&api_token=...``), wherever they show: the Query row, the
+front-end's ``QUERY_STRING`` and ``REQUEST_URI``, a ``Referer``. Every value goes through one
+function, :func:`redact`, which hides a parameter by the rule a header is hidden by
+(:func:`is_secret_field` on its decoded name) and leaves the rest readable. It is a pure
+function so the HTTP and the FastCGI engines render exactly the same page.
 """
 
 from __future__ import annotations
 
 import html
 from collections.abc import Iterable
+from urllib.parse import unquote_plus
 
 from trioserve.call import NO_CACHE, Call, Response
 
-__all__ = ["HIDDEN", "NO_CACHE", "is_secret_field", "render_debug_page"]
+__all__ = [
+    "HIDDEN",
+    "NO_CACHE",
+    "is_secret_field",
+    "redact",
+    "redact_query",
+    "render_debug_page",
+]
 
 #: what a redacted value is shown as
 HIDDEN = "(hidden)"
@@ -33,9 +45,41 @@ def is_secret_field(name: str) -> bool:
     return key in _SECRET_NAMES or any(word in key for word in _SECRET_WORDS)
 
 
+#: fields whose whole value is a query string (the request's row, CGI's and Apache's params)
+_QUERY_FIELDS = frozenset({"query", "query-string", "redirect-query-string"})
+
+
+def redact_query(query: str) -> str:
+    """``password=x&plain=y`` -> ``password=(hidden)&plain=y``: each parameter whose decoded
+    name is a secret's (:func:`is_secret_field`) has its value replaced; order, the other
+    parameters and a fragment stay as they were."""
+    query, hash_, fragment = query.partition("#")
+    parts = []
+    for part in query.split("&"):
+        name, eq, _value = part.partition("=")
+        if eq and is_secret_field(unquote_plus(name)):
+            part = f"{name}={HIDDEN}"
+        parts.append(part)
+    return "&".join(parts) + hash_ + fragment
+
+
+def redact(name: str, value: str) -> str:
+    """What the page shows for the field ``name``: :data:`HIDDEN` for a secret field, the
+    value with :func:`redact_query` applied to its query (the whole value for a query field,
+    the part after the first ``?`` for anything URL-like), else the value as is."""
+    if is_secret_field(name):
+        return HIDDEN
+    key = name.strip().lower().replace("_", "-")
+    if key in _QUERY_FIELDS:
+        return redact_query(value)
+    head, question, query = value.partition("?")
+    if question:
+        return head + question + redact_query(query)
+    return value
+
+
 def _row(name: str, value: str) -> str:
-    shown = HIDDEN if is_secret_field(name) else value
-    return f"<tr><th>{html.escape(name)}</th><td>{html.escape(shown)}</td></tr>"
+    return f"<tr><th>{html.escape(name)}</th><td>{html.escape(redact(name, value))}</td></tr>"
 
 
 def render_debug_page(title: str, call: Call, extra: Iterable[tuple[str, str]] = ()) -> Response:
@@ -62,10 +106,7 @@ def render_debug_page(title: str, call: Call, extra: Iterable[tuple[str, str]] =
         "td{font-family:monospace;white-space:pre-wrap;word-break:break-all}</style>",
         f"</head><body><h1>{html.escape(title)}</h1>",
         "<h2>Request</h2><table>",
-        *(
-            f"<tr><th>{html.escape(name)}</th><td>{html.escape(value)}</td></tr>"
-            for name, value in request_rows
-        ),
+        *(_row(name, value) for name, value in request_rows),
         "</table><h2>Headers</h2><table>",
         *(_row(name, value) for name, value in call.headers),
         "</table>",

@@ -6,6 +6,11 @@ files from locations first, then the ``.gz`` suffix is stripped once, then the r
 then ROOT's MissedRequest hook, then 404. Handlers raise :class:`RequestError` for refusals;
 anything else they raise becomes a 500 with a generic body (the traceback goes to the log
 only). The dispatcher finishes every reply the same way: no-cache and CORS headers, gzip.
+
+Files are judged by the access policy like items (the file step passes the policy to
+:func:`~trioserve.files.serve_location`; the UI's own modules, answered at any path, are judged
+at the top). CORS -- the preflights that reach us (FastCGI passes them on) and every reply --
+is decided by :mod:`trioserve.cors`, the module the HTTP engine's own preflights ask too.
 """
 
 from __future__ import annotations
@@ -17,9 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from trioserve.call import NO_CACHE, Call, Response, error_response
 from trioserve.context import Handler, RequestContext, resolve_visible
+from trioserve.cors import CorsDecision, apply_cors, decide, is_preflight
+from trioserve.cors import preflight_response as cors_preflight_response
 from trioserve.errors import RequestError
 from trioserve.files import serve_location
 from trioserve.requests import HANDLERS, NESTED_FORBIDDEN
+from trioserve.ui.assets import ASSETS as UI_ASSETS
 
 if TYPE_CHECKING:
     from trioserve.call import WebSocketHook
@@ -69,10 +77,11 @@ class Dispatcher:
         ``multi.*`` calls this for every sub-request so each is judged as if it came alone."""
         if call.method not in ALLOWED_METHODS:
             if call.method == "OPTIONS":
-                return Response(
-                    status=204,
-                    content_type="",
-                    headers=[("Allow", ", ".join((*ALLOWED_METHODS, "OPTIONS")))],
+                # a preflight gets the same CORS decision as the reply it announces
+                preflight = is_preflight(call)
+                return cors_preflight_response(
+                    self._cors(call) if preflight else CorsDecision(),
+                    call.header("access-control-request-headers") if preflight else None,
                 )
             response = error_response(
                 405, "method_not_allowed", f"{call.method} is not supported here"
@@ -81,11 +90,13 @@ class Dispatcher:
             return response
 
         if not call.nested and len(self.server.locations):
+            # the file step: a location lives in the item namespace, under the same policy
             file_response = await serve_location(
                 call,
                 self.server.locations,
                 max_age=self.server.max_age,
                 nocache=self.server.nocache,
+                policy=self.server.policy,
             )
             if file_response is not None:
                 return file_response
@@ -105,6 +116,11 @@ class Dispatcher:
         handler = HANDLERS.get(file_name)
         if handler is not None and call.nested and file_name in NESTED_FORBIDDEN:
             raise RequestError(400, "not_in_multi", f"{file_name} cannot be part of multi.*")
+        if file_name in UI_ASSETS and not self.can_see_path("/", call.user):
+            # the UI's modules are answered at any path (pages load them relatively), so they
+            # are judged at the top: "/" hidden hides them, a rule deeper down cannot make
+            # them answer differently at a hidden path than at a missing one
+            raise RequestError(404, "not_found", "no such request or item")
         response = await handler(ctx) if handler is not None else await self._missed(ctx)
         if zipped and response.status == 200:
             response = _gzip(response)
@@ -125,32 +141,14 @@ class Dispatcher:
         raise RequestError(404, "not_found", "no such request or item")
 
     # -- common reply finishing -----------------------------------------------------------
+    def _cors(self, call: Call) -> CorsDecision:
+        return decide(self.server.cors, self.server.cors_credentials, call.header("origin"))
+
     def _finish(self, call: Call, response: Response) -> None:
         if response.get_header("Cache-Control") is None:
             response.headers.append(("Cache-Control", NO_CACHE))
-        origin = self.server.cors
-        if origin:
-            allowed = _cors_origin(origin, call.header("origin"))
-            if allowed is not None:
-                response.set_header("Access-Control-Allow-Origin", allowed)
-                if allowed != "*":
-                    response.headers.append(("Vary", "Origin"))
-                if self.server.cors_credentials:
-                    response.set_header(
-                        "Access-Control-Allow-Credentials", self.server.cors_credentials
-                    )
-
-
-def _cors_origin(configured: str, request_origin: str | None) -> str | None:
-    """``*`` stays ``*``; a comma list reflects the request's Origin when it is listed."""
-    if configured == "*":
-        return "*"
-    allowed = [o.strip() for o in configured.split(",") if o.strip()]
-    if len(allowed) == 1 and request_origin is None:
-        return allowed[0]
-    if request_origin in allowed:
-        return request_origin
-    return None
+        if self.server.cors:
+            apply_cors(response, self._cors(call))
 
 
 def _gzip(response: Response) -> Response:

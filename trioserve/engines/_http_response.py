@@ -2,6 +2,8 @@
 
 Kept apart from the engine so the rules (which headers the engine owns, when a
 ``Content-Length`` is allowed, what a preflight answers) are plain functions with table tests.
+What a preflight answers is not decided here but in :mod:`trioserve.cors`, the module the
+dispatcher's replies ask too, so a preflight and the reply it announces cannot disagree.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from email.utils import formatdate
 from http import HTTPStatus
 
 from trioserve.call import Response, error_response
+from trioserve.cors import ALLOW_METHODS, MAX_AGE, decide, preflight_response
 
 __all__ = [
     "CORS_MAX_AGE",
@@ -24,10 +27,10 @@ __all__ = [
     "response_headers",
 ]
 
-#: seconds a browser may cache a preflight answer (Chromium caps it at 7200)
-CORS_MAX_AGE = 600
-#: methods the dispatcher understands; what a preflight allows
-CORS_METHODS = "GET, HEAD, POST, OPTIONS"
+#: seconds a browser may cache a preflight answer (:data:`trioserve.cors.MAX_AGE`)
+CORS_MAX_AGE = MAX_AGE
+#: methods the dispatcher understands; what a preflight allows (and ``OPTIONS *`` lists)
+CORS_METHODS = ALLOW_METHODS
 #: headers only the engine may set: framing and per-connection headers; a response that
 #: carries them has them replaced
 ENGINE_OWNED_HEADERS = frozenset(
@@ -119,20 +122,9 @@ def cors_preflight(
 ) -> Response:
     """The engine's answer to a CORS preflight when the server has a CORS origin configured.
 
-    With credentials a wildcard origin is not allowed by the Fetch standard, so the request's
-    own ``Origin`` is echoed instead; ``Vary: Origin`` keeps caches honest either way.
+    ``origin`` is the server's ``cors`` setting (``*`` or a comma list), ``credentials`` the
+    engine's ``cred_cors``. The decision is :func:`trioserve.cors.decide`'s: a listed origin is
+    reflected (never the whole list), an unlisted one gets no CORS header, and with
+    credentials ``*`` becomes the asking origin; ``Vary: Origin`` whenever that matters.
     """
-    allow_origin = origin
-    if credentials is not None and origin == "*":
-        allow_origin = request_origin
-    headers = [
-        ("Access-Control-Allow-Origin", allow_origin),
-        ("Access-Control-Allow-Methods", CORS_METHODS),
-        ("Access-Control-Max-Age", str(CORS_MAX_AGE)),
-        ("Vary", "Origin"),
-    ]
-    if request_headers:
-        headers.append(("Access-Control-Allow-Headers", request_headers))
-    if credentials is not None:
-        headers.append(("Access-Control-Allow-Credentials", credentials or "true"))
-    return Response(status=204, content_type="", headers=headers, body=b"")
+    return preflight_response(decide(origin, credentials, request_origin), request_headers)

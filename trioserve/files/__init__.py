@@ -11,7 +11,9 @@ lets civetweb do the HTTP part (thttpserver.md §2.3). We keep the idea and fix 
   control characters, surviving ``%2e``/``%2f``/``%5c``/``%00``, absolute paths, dotfiles) and on
   disk (each component ``lstat``-ed, symlinks refused unless the location follows them, and the
   real path must stay inside the real location directory);
-* only regular files and directories are ever served (a FIFO would block a reader forever).
+* only regular files and directories are ever served (a FIFO would block a reader forever);
+* a location lives in the item namespace, so the access policy judges its files as it judges
+  items (:func:`serve_location` asks it first; hidden looks exactly like missing).
 
 The HTTP part is transport-independent: a path and a :class:`~trioserve.call.Call` become a
 :class:`~trioserve.call.Response`; engines only write it out. The modules, in the order a

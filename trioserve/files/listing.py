@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import os
+from collections.abc import Callable
 from urllib.parse import quote
 
 from trioserve.call import NO_CACHE, Call, Response
@@ -31,13 +32,16 @@ def directory_listing(
     *,
     show_dotfiles: bool = False,
     show_symlinks: bool = True,
+    show: Callable[[str], bool] | None = None,
 ) -> Response:
     """An HTML index of ``directory`` as seen at ``url_path`` (which should end with ``/``).
 
     Every name is HTML-escaped for the text and percent-encoded (``safe=""``) for the href, so
     a file called ``<img src=x onerror=alert(1)>.txt`` or ``javascript:x`` is inert. Links are
     relative, so the page works under any front-end prefix. Dotfiles are hidden unless asked;
-    symlinks are hidden when the location would refuse them anyway.
+    symlinks are hidden when the location would refuse them anyway; ``show(name)``, when
+    given, leaves out the names it refuses (the access rules, as ``h.json`` leaves out hidden
+    items).
     """
     entries: list[tuple[str, bool, int]] = []
     truncated = False
@@ -47,6 +51,8 @@ def directory_listing(
                 if entry.name.startswith(".") and not show_dotfiles:
                     continue
                 if entry.is_symlink() and not show_symlinks:
+                    continue
+                if show is not None and not show(entry.name):
                     continue
                 if len(entries) >= MAX_LISTING_ENTRIES:
                     truncated = True
