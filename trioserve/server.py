@@ -22,7 +22,7 @@ from trioserve.appthread import AppThreadAccess, DirectAccess, ObjectAccess
 from trioserve.context import MissedRequestHook
 from trioserve.engines import ENGINE_ENTRY_POINTS
 from trioserve.engines.base import EngineContext
-from trioserve.errors import ConfigError, RegistrationError
+from trioserve.errors import ConfigError, RegistrationError, SpecError
 from trioserve.spec import EngineSpec, parse_engine_spec, parse_server_string
 from trioserve.tree import Node, Tree, normalize_api_path
 
@@ -245,15 +245,25 @@ class Server:
             self.nocache = True
 
     def _websocket_options(self, spec: EngineSpec, hook: Any) -> Any:
-        """``websocket_disable`` drops the upgrade hook for this engine (upgrades get 404);
-        ``websocket_timeout=S`` sets the server's keepalive timeout, as in ROOT."""
-        if spec.flag("websocket_disable"):
+        """``websocket_disable`` drops the upgrade hook for this engine (every request for
+        ``root.websocket`` on it gets 404, upgrade or not); ``websocket_timeout=S`` (ROOT's
+        keepalive timeout) and ``ping_interval=S`` set the keepalive of this engine's
+        websockets only, on top of the server-wide settings (``trioserve.ws.configure``)."""
+        if spec.flag("websocket_disable") or hook is None:
             return None
-        if "websocket_timeout" in spec.options and hook is not None:
-            from trioserve.ws import configure
+        from trioserve.ws import ENGINE_SETTINGS, websocket_hook
 
-            configure(self, websocket_timeout=spec.float_option("websocket_timeout", 300.0))
-        return hook
+        settings: dict[str, float] = {}
+        for name in ENGINE_SETTINGS:
+            if name in spec.options:
+                value = spec.float_option(name, 0.0)
+                if not value > 0:  # also refuses nan
+                    raise SpecError(
+                        f"engine option {name}={spec.options[name]!r} in {spec.text!r} must be "
+                        "a positive number of seconds"
+                    )
+                settings[name] = value
+        return websocket_hook(self, **settings) if settings else hook
 
     @property
     def nursery(self) -> trio.Nursery | None:

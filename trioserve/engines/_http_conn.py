@@ -20,6 +20,7 @@ import h11
 import trio
 
 from trioserve.call import Call, Response
+from trioserve.cors import is_preflight
 from trioserve.debugpage import render_debug_page
 from trioserve.engines._http_parse import HeadError, RequestHead, check_head
 from trioserve.engines._http_read import Head, read_body, read_head
@@ -129,13 +130,14 @@ class HttpConnection(ConnectionState):
         engine = self.engine
         if head.path == "*":
             return Response(status=204, content_type="", headers=[("Allow", CORS_METHODS)])
-        origin = call.header("origin")
-        if call.method == "OPTIONS" and origin and call.header("access-control-request-method"):
+        if is_preflight(call):
+            # answered before authentication (browsers send no credentials on a preflight),
+            # with the CORS decision every reply takes (trioserve.cors)
             cors = engine.ctx.cors()
             if cors is not None:
                 return cors_preflight(
                     cors,
-                    origin,
+                    call.header("origin") or "",
                     call.header("access-control-request-headers"),
                     credentials=engine.options.cred_cors,
                 )
@@ -148,12 +150,15 @@ class HttpConnection(ConnectionState):
             if refusal is not None:
                 return refusal
         call.body = await read_body(self, head)
-        if call.method == "GET" and call.file_name == "root.websocket" and _wants_websocket(call):
+        if call.file_name == "root.websocket":
             if engine.ctx.websocket is None:
+                # websockets are off on this engine: 404 for every request of one, upgrade
+                # or not (a 426 would invite an upgrade that cannot come)
                 return engine_error(404, "not_found", "no websocket handler here")
-            self.websocket = True
-            await engine.ctx.websocket(call, self.stream, self.h11.trailing_data[0])
-            return None
+            if call.method == "GET" and _wants_websocket(call):
+                self.websocket = True
+                await engine.ctx.websocket(call, self.stream, self.h11.trailing_data[0])
+                return None
         if engine.options.debug:
             return render_debug_page(DEBUG_TITLE, call)
         return await self._dispatch(call)

@@ -1,6 +1,8 @@
 """``root.longpoll`` (the long-poll emulation of a websocket) and ``root.websocket`` fetched
-without an upgrade (426). The protocol lives in :mod:`trioserve.ws`; this module only plugs
-it into the dispatcher, which is what makes long-poll work over every engine, FastCGI too.
+without an upgrade (426; a request that asks for the upgrade but is no GET gets the
+handshake's 400). The protocol lives in :mod:`trioserve.ws`; this module only plugs it into
+the dispatcher, which is what makes long-poll -- and its ``Origin`` check, the websocket's
+own -- work over every engine, FastCGI too.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Public API: :class:`WebSocketHandler` (subclass it), :class:`Connection`,
 :class:`ConnectRequest`, :class:`ConnectionClosed`, :class:`WithHeader`, and
-:func:`configure` for the server-wide transport settings. The pieces live in private
+:func:`configure` for the server-wide transport settings (an engine's spec may override
+:data:`ENGINE_SETTINGS` for its own websockets). The pieces live in private
 modules:
 
 * ``_handler``: the handler class users subclass;
@@ -11,7 +12,8 @@ modules:
 * ``_transport``: wsproto over the engine's stream (reader and writer tasks);
 * ``_longpoll``: the long-poll protocol and its sessions;
 * ``_registry``: per-server settings and sessions, the policy-aware handler lookup;
-* ``_upgrade``: one upgrade request, from the checks to the end of the session;
+* ``_upgrade``: each engine's hook; one upgrade request, from the checks to the end of the
+  session;
 * ``_requests``: long-poll, ``root.websocket`` without an upgrade, the handler's page.
 
 The package imports its parts lazily, on first use of a name, so that the sans-IO handshake
@@ -33,9 +35,10 @@ if TYPE_CHECKING:
     from trioserve.ws._handler import WebSocketHandler
     from trioserve.ws._registry import Registry, configure, find_handler, registry
     from trioserve.ws._requests import handler_page, longpoll_request, websocket_without_upgrade
-    from trioserve.ws._upgrade import serve_upgrade, websocket_hook
+    from trioserve.ws._upgrade import ENGINE_SETTINGS, serve_upgrade, websocket_hook
 
 __all__ = [
+    "ENGINE_SETTINGS",
     "OVERFLOW_POLICIES",
     "ConnectRequest",
     "Connection",
@@ -67,6 +70,7 @@ _LAZY = {
     "handler_page": "trioserve.ws._requests",
     "longpoll_request": "trioserve.ws._requests",
     "websocket_without_upgrade": "trioserve.ws._requests",
+    "ENGINE_SETTINGS": "trioserve.ws._upgrade",
     "serve_upgrade": "trioserve.ws._upgrade",
     "websocket_hook": "trioserve.ws._upgrade",
 }

@@ -1,24 +1,30 @@
 """One client connection of a websocket handler, and its bounded send queue.
 
 "The receiver is the boss" (libwebsockets): we never write faster than a client reads.
-Every connection owns a queue of at most ``queue_size`` messages, drained by exactly one
-consumer -- the connection's writer task (websocket) or its parked poll (long-poll). A send
-only *queues*; what happens when the queue is full is the handler's ``overflow`` policy:
+Every connection owns a queue of at most ``queue_size`` messages *and* at most
+``queue_bytes`` bytes (4 MiB by default), drained by exactly one consumer -- the
+connection's writer task (websocket) or its parked poll (long-poll). A message is counted by
+its size on the wire (bytes; text as UTF-8), and one message is always let into an empty
+queue, however large, so that it can be sent at all. A send only *queues*; what happens
+when the queue is full (by count or by bytes) is the handler's ``overflow`` policy:
 
 ``"wait"``
     ``await send()`` waits for room, at most ``send_timeout`` seconds, after which the
     connection is closed with 1008 (a client that stopped reading is cut off, not waited
     for forever). ``send_nowait()`` raises :class:`trio.WouldBlock`.
 ``"drop_oldest"``
-    the oldest queued message is dropped to make room.
+    the oldest queued messages are dropped until the new one fits.
 ``"latest"``
     only the newest message is kept (the queue holds at most one): for state updates where
     an old value is worthless once a new one exists.
 ``"close"``
     the connection is closed with 1008; the sender is never slowed.
 
-So a stalled client costs at most ``queue_size`` messages of memory and never delays the
-other connections: each has its own queue and its own writer.
+So a stalled client costs at most ``queue_size`` messages and ``queue_bytes`` bytes (or one
+larger message) of queued memory, plus the one message its writer is sending, and never
+delays the other connections: each has its own queue and its own writer. The accounting is
+a length and a few integer operations per message: the size is measured once per send (once
+per broadcast), kept beside the message and subtracted when it leaves the queue.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ __all__ = [
     "HandlerLike",
     "Message",
     "WithHeader",
+    "message_size",
 ]
 
 log = logging.getLogger("trioserve.ws")
@@ -62,6 +69,22 @@ class WithHeader:
 
 Message = str | bytes | WithHeader
 OVERFLOW_POLICIES = ("wait", "drop_oldest", "latest", "close")
+
+
+def message_size(message: Message) -> int:
+    """What a queued message counts against ``queue_bytes``: its payload on the wire.
+
+    Bytes and ASCII text (``str.isascii`` is a flag lookup) are their length; only text with
+    other characters is encoded to learn its UTF-8 length.
+    """
+    if isinstance(message, bytes):
+        return len(message)
+    if isinstance(message, str):
+        if message.isascii():
+            return len(message)
+        return len(message.encode("utf-8", "surrogatepass"))
+    return message_size(message.header) + len(message.data)
+
 
 _used_ids: set[int] = set()
 
@@ -113,6 +136,8 @@ class ConnectionStatistics:
     queued: int
     sent: int
     dropped: int
+    #: the bytes of the queued messages (what ``queue_bytes`` bounds)
+    queued_bytes: int = 0
 
 
 _CLOSE = object()
@@ -128,6 +153,7 @@ class HandlerLike(Protocol):
 
     name: str
     queue_size: int
+    queue_bytes: int
     overflow: str
     send_timeout: float
     max_message_size: int
@@ -158,6 +184,9 @@ class Connection:
     close_code: int | None = None
     close_reason: str = ""
     _queue: collections.deque[Message] = field(default_factory=collections.deque)
+    #: the size of each queued message (:func:`message_size`), in queue order, and their sum
+    _sizes: collections.deque[int] = field(default_factory=collections.deque)
+    _bytes: int = 0
     #: where the consumer and "wait"-policy senders park until the queue or state changes
     _changed: trio.lowlevel.ParkingLot = field(default_factory=trio.lowlevel.ParkingLot)
     _waiting: int = 0
@@ -185,7 +214,7 @@ class Connection:
         return self._closing is not None or self._closed.is_set()
 
     def statistics(self) -> ConnectionStatistics:
-        return ConnectionStatistics(len(self._queue), self._sent, self._dropped)
+        return ConnectionStatistics(len(self._queue), self._sent, self._dropped, self._bytes)
 
     def __repr__(self) -> str:
         return f"<Connection {self.kind} {self.id} of {self.handler.name!r}>"
@@ -211,43 +240,62 @@ class Connection:
         finally:
             self._waiting -= 1
 
-    def _full(self) -> bool:
-        return len(self._queue) >= max(1, self.handler.queue_size)
+    def _no_room(self, size: int) -> bool:
+        """Would a message of ``size`` bytes overflow the queue? Never when it is empty."""
+        queue = self._queue
+        handler = self.handler
+        return bool(queue) and (
+            len(queue) >= handler.queue_size or self._bytes + size > handler.queue_bytes
+        )
+
+    def _clear(self) -> None:
+        self._queue.clear()
+        self._sizes.clear()
+        self._bytes = 0
 
     def _check_open(self) -> None:
         if self.closed:
             raise ConnectionClosed(self.close_code or 1006, self.close_reason)
 
-    def _offer(self, message: Message) -> bool:
-        """Queue per the overflow policy; False when the policy is "wait" and it is full."""
+    def _offer(self, message: Message, size: int) -> bool:
+        """Queue per the overflow policy; False when the policy is "wait" and it is full.
+
+        ``size`` is ``message_size(message)``, measured once by the caller (a waiting send
+        offers again, a broadcast offers the same message to every connection).
+        """
         self._check_open()
         policy = self.handler.overflow
         if policy == "latest":
             self._dropped += len(self._queue)
-            self._queue.clear()
-        elif self._full():
+            self._clear()
+        elif self._no_room(size):
             if policy == "wait":
                 return False
             if policy == "drop_oldest":
-                self._queue.popleft()
-                self._dropped += 1
+                while self._no_room(size):
+                    self._queue.popleft()
+                    self._bytes -= self._sizes.popleft()
+                    self._dropped += 1
             else:  # "close"
                 self._dropped += 1
                 self.close_nowait(1008, "send queue full")
                 raise ConnectionClosed(1008, "send queue full")
         self._queue.append(message)
+        self._sizes.append(size)
+        self._bytes += size
         self._wake()
         return True
 
     async def send(self, message: Message) -> None:
         """Queue ``message`` (str -> text frame, bytes -> binary frame); returns when queued."""
         message = _coerce(message)
-        if self._offer(message):
+        size = message_size(message)
+        if self._offer(message, size):
             return
         with trio.move_on_after(self.handler.send_timeout):
             while True:
                 await self._wait_changed()
-                if self._offer(message):
+                if self._offer(message, size):
                     return
         self.close_nowait(1008, "client does not read")
         raise ConnectionClosed(1008, "client does not read")
@@ -261,7 +309,7 @@ class Connection:
         if not self._in_our_run():
             trio.from_thread.run_sync(self.send_nowait, message, trio_token=self._token)
             return
-        if not self._offer(message):
+        if not self._offer(message, message_size(message)):
             raise trio.WouldBlock
 
     def send_threadsafe(self, message: Message) -> None:
@@ -277,7 +325,7 @@ class Connection:
         if self._closing is None and not self._closed.is_set():
             self._closing = (code, reason)
             if code == 1008:
-                self._queue.clear()
+                self._clear()
             self._wake()
             if self._abort is not None:
                 self._abort()
@@ -301,6 +349,7 @@ class Connection:
         """The next message, ``_CLOSE`` when a close is due, ``None`` when nothing yet."""
         if self._queue:
             message = self._queue.popleft()
+            self._bytes -= self._sizes.popleft()
             self._sent += 1
             self._wake()
             return message
@@ -322,7 +371,7 @@ class Connection:
             code, reason = self._closing  # we closed it: report our code, not the echo
         self.close_code = code
         self.close_reason = reason
-        self._queue.clear()
+        self._clear()
         self._closing = self._closing or (code or 1006, reason)
         self._closed.set()
         self._gone.set()

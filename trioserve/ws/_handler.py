@@ -24,7 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from trioserve.ws._conn import OVERFLOW_POLICIES, Connection, ConnectRequest, Message
+from trioserve.ws._conn import (
+    OVERFLOW_POLICIES,
+    Connection,
+    ConnectRequest,
+    Message,
+    _coerce,
+    message_size,
+)
 
 if TYPE_CHECKING:
     from trioserve.context import Host
@@ -48,6 +55,9 @@ class WebSocketHandler:
     page: str | None = None
     #: messages queued per connection before ``overflow`` applies
     queue_size: int = 64
+    #: bytes queued per connection before ``overflow`` applies (one larger message still
+    #: fits an empty queue): 64 messages of 1 MiB must not cost 64 MiB per stalled client
+    queue_bytes: int = 4 << 20
     #: what a send does to a full queue: "wait", "drop_oldest", "latest" or "close"
     overflow: str = "wait"
     #: how long "wait" waits for room before cutting the client off (1008)
@@ -64,6 +74,7 @@ class WebSocketHandler:
         *,
         page: str | None = None,
         queue_size: int | None = None,
+        queue_bytes: int | None = None,
         overflow: str | None = None,
         send_timeout: float | None = None,
         max_message_size: int | None = None,
@@ -75,6 +86,8 @@ class WebSocketHandler:
             self.page = page
         if queue_size is not None:
             self.queue_size = queue_size
+        if queue_bytes is not None:
+            self.queue_bytes = queue_bytes
         if overflow is not None:
             self.overflow = overflow
         if send_timeout is not None:
@@ -87,6 +100,8 @@ class WebSocketHandler:
             raise ValueError(f"overflow must be one of {OVERFLOW_POLICIES}, not {self.overflow!r}")
         if self.queue_size < 1:
             raise ValueError("queue_size must be at least 1")
+        if self.queue_bytes < 1:
+            raise ValueError("queue_bytes must be at least 1")
         self._connections: dict[int, Connection] = {}
         self._server: Host | None = None
         self._path: str | None = None
@@ -160,11 +175,13 @@ class WebSocketHandler:
         waited for concurrently (each at most ``send_timeout``, then cut off), so one stalled
         client delays only this call's return, never the delivery to the others.
         """
+        message = _coerce(message)
+        size = message_size(message)
         delivered = 0
         waiting: list[Connection] = []
         for conn in list(self._connections.values()):
             try:
-                if conn._offer(message):
+                if conn._offer(message, size):
                     delivered += 1
                 else:
                     waiting.append(conn)
@@ -188,10 +205,12 @@ class WebSocketHandler:
 
     def broadcast_nowait(self, message: Message) -> int:
         """Queue for every connection that has room now; full "wait" queues are skipped."""
+        message = _coerce(message)
+        size = message_size(message)
         delivered = 0
         for conn in list(self._connections.values()):
             try:
-                if conn._offer(message):
+                if conn._offer(message, size):
                     delivered += 1
             except Exception:
                 continue

@@ -36,6 +36,8 @@ __all__ = [
     "HandshakeError",
     "HandshakeRequest",
     "accept_token",
+    "asks_for_websocket",
+    "check_origin",
     "close_frame",
     "http_response",
     "message_frame",
@@ -208,6 +210,31 @@ def origin_allowed(origin: str | None, host: str, cors: str | None) -> bool:
     if host_name != hostname:
         return False
     return host_port is None or port is None or host_port == port
+
+
+def check_origin(headers: Sequence[tuple[str, str]], cors: str | None) -> None:
+    """The one ``Origin`` rule for everything that opens or uses a handler's connection:
+    websocket upgrades and every long-poll request alike (:func:`origin_allowed`).
+
+    Raises :class:`HandshakeError`: 400 for more than one ``Origin``, 403 for a refused one.
+    Long-poll needs it as much as websockets: a foreign page cannot read the replies, but
+    without it could still open connections (``on_connect``, ``on_ready``) and post data
+    with the visitor's credentials.
+    """
+    origins = _values(headers, "origin")
+    if not origins:
+        return
+    if len(origins) > 1:
+        raise HandshakeError(400, "bad_origin", "more than one Origin header")
+    hosts = _values(headers, "host")
+    host = hosts[0].strip() if len(hosts) == 1 else ""
+    if not origin_allowed(origins[0].strip(), host, cors):
+        raise HandshakeError(403, "origin_refused", "this Origin may not connect")
+
+
+def asks_for_websocket(headers: Sequence[tuple[str, str]]) -> bool:
+    """Does the request ask to be upgraded to a websocket (``Upgrade`` names it)?"""
+    return "websocket" in _tokens(_values(headers, "upgrade"))
 
 
 def synthetic_request_head(target: str, req: HandshakeRequest) -> bytes:

@@ -55,7 +55,10 @@ def registry(server: Host) -> Registry:
 def configure(server: Host, **settings: Any) -> None:
     """Server-wide settings, by name: ``websocket_timeout``, ``ping_interval``,
     ``close_timeout``, ``receive_buffer`` (websockets); ``poll_timeout``, ``idle_timeout``,
-    ``max_connections`` (long-poll); ``websocket_disable`` (bool)."""
+    ``max_connections`` (long-poll); ``websocket_disable`` (bool).
+
+    An engine whose spec sets ``websocket_timeout=`` or ``ping_interval=`` keeps its own
+    value for that setting; every other setting follows these."""
     reg = registry(server)
     for name, value in settings.items():
         if name == "websocket_disable":

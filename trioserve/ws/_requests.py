@@ -1,5 +1,11 @@
 """The websocket layer's plain requests: long-poll, ``root.websocket`` without an upgrade,
-and a handler's own page. :mod:`trioserve.requests` plugs these into the dispatcher."""
+and a handler's own page. :mod:`trioserve.requests` plugs these into the dispatcher.
+
+Every long-poll request passes the same ``Origin`` check as a websocket upgrade
+(:func:`~trioserve.ws._handshake.check_origin`), and a request for ``root.websocket`` that
+asks for an upgrade but reaches the dispatcher (any method but GET, or an engine that cannot
+upgrade) gets the handshake's own answer -- 400 for a POST, as the handshake rules say.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,12 @@ import trio
 from trioserve.call import Response, error_response
 from trioserve.errors import RequestError
 from trioserve.ws._conn import Connection
+from trioserve.ws._handshake import (
+    HandshakeError,
+    asks_for_websocket,
+    check_origin,
+    validate_handshake,
+)
 from trioserve.ws._longpoll import TEXT_TYPE, decode_data, encode_connect, encode_nope, parse_query
 from trioserve.ws._registry import ask_on_connect, connect_request, find_handler, registry
 
@@ -29,6 +41,10 @@ async def longpoll_request(ctx: RequestContext) -> Response:
     handler = find_handler(server, ctx.item_path, call.user)
     if handler is None:
         raise RequestError(404, "not_found", "no websocket handler here")
+    try:
+        check_origin(call.headers, server.cors)
+    except HandshakeError as err:
+        raise RequestError(err.status, err.code, err.message) from None
     query = parse_query(call.query)
     polls = reg.longpolls
     if query.connect is not None:
@@ -97,9 +113,22 @@ def _reply(reply: Any) -> Response:
 
 
 async def websocket_without_upgrade(ctx: RequestContext) -> Response:
-    """``root.websocket`` fetched as a plain request: 426 where a handler is, else 404."""
-    if find_handler(ctx.server, ctx.item_path, ctx.call.user) is None:
+    """``root.websocket`` fetched as a plain request: 426 where a handler is, else 404.
+
+    A request that does ask for the upgrade but came here (a POST with the upgrade headers;
+    FastCGI, which cannot upgrade) is judged by the handshake rules first: what they refuse
+    gets their answer (400 for a method other than GET), as an upgrade would.
+    """
+    call = ctx.call
+    if find_handler(ctx.server, ctx.item_path, call.user) is None:
         raise RequestError(404, "not_found", "no websocket handler here")
+    if asks_for_websocket(call.headers):
+        try:
+            validate_handshake(call.method, call.http_version or "1.1", call.headers)
+        except HandshakeError as err:
+            refusal = error_response(err.status, err.code, err.message)
+            refusal.headers += err.headers
+            return refusal
     response = error_response(426, "upgrade_required", "this URL needs a websocket upgrade")
     response.headers += [("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13")]
     return response

@@ -2,10 +2,16 @@
 
 The engine hands over the raw stream after its own HTTP parsing; everything from the
 handshake checks on happens here, so every engine that can upgrade behaves the same.
+
+Each engine gets its own hook (:func:`websocket_hook`), which carries that engine's own
+transport settings (``websocket_timeout=``, ``ping_interval=`` in its spec) on top of the
+server-wide ones (:func:`~trioserve.ws.configure`): an option given to one engine changes
+nothing for the others, and ``configure`` still reaches every setting an engine left alone.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import logging
 from typing import TYPE_CHECKING
@@ -19,35 +25,61 @@ from trioserve.errors import RequestError
 from trioserve.ws._conn import Connection
 from trioserve.ws._handshake import (
     HandshakeError,
+    check_origin,
     http_response,
-    origin_allowed,
     synthetic_request_head,
     validate_handshake,
 )
 from trioserve.ws._registry import Registry, ask_on_connect, connect_request, find_handler, registry
-from trioserve.ws._transport import run_websocket
+from trioserve.ws._transport import WebSocketSettings, run_websocket
 
 if TYPE_CHECKING:
     from trioserve.call import Call, WebSocketHook
     from trioserve.context import Host
 
-__all__ = ["serve_upgrade", "websocket_hook"]
+__all__ = ["ENGINE_SETTINGS", "effective_settings", "serve_upgrade", "websocket_hook"]
 
 log = logging.getLogger("trioserve.ws")
 
 
-def websocket_hook(server: Host) -> WebSocketHook:
-    """What ``Dispatcher.websocket_hook()`` hands to engines as ``EngineContext.websocket``."""
+#: the transport settings an engine's spec may set for its own websockets
+ENGINE_SETTINGS = ("websocket_timeout", "ping_interval")
+
+
+def websocket_hook(server: Host, **engine_settings: float) -> WebSocketHook:
+    """What an engine gets as ``EngineContext.websocket``: one hook per engine.
+
+    ``engine_settings`` (names from :data:`ENGINE_SETTINGS`) override the server-wide
+    settings for the websockets of this engine only.
+    """
     reg = registry(server)
+    unknown = sorted(set(engine_settings) - set(ENGINE_SETTINGS))
+    if unknown:
+        raise TypeError(f"unknown per-engine websocket setting(s) {', '.join(unknown)}")
+    overrides = {name: float(value) for name, value in engine_settings.items()}
 
     async def hook(call: Call, stream: trio.abc.Stream, trailing: bytes) -> None:
-        await serve_upgrade(reg, call, stream, trailing)
+        await serve_upgrade(reg, call, stream, trailing, overrides)
 
     return hook
 
 
+def effective_settings(reg: Registry, overrides: dict[str, float]) -> WebSocketSettings:
+    """The server-wide settings as they are now, with one engine's own on top."""
+    if not overrides:
+        return reg.websocket
+    settings = dataclasses.replace(reg.websocket)
+    for name, value in overrides.items():
+        setattr(settings, name, value)
+    return settings
+
+
 async def serve_upgrade(
-    reg: Registry, call: Call, stream: trio.abc.Stream, trailing: bytes
+    reg: Registry,
+    call: Call,
+    stream: trio.abc.Stream,
+    trailing: bytes,
+    engine_settings: dict[str, float] | None = None,
 ) -> None:
     """Answer one upgrade request on ``stream``: a refusal, or a whole websocket session."""
     server = reg.server
@@ -59,8 +91,7 @@ async def serve_upgrade(
             raise HandshakeError(404, "not_found", "no websocket handler here")
         version = getattr(call, "http_version", None) or "1.1"
         request = validate_handshake(call.method, version, call.headers)
-        if not origin_allowed(request.origin, request.host, server.cors):
-            raise HandshakeError(403, "origin_refused", "this Origin may not connect")
+        check_origin(call.headers, server.cors)
         if not server.policy.can_connect_websocket(call.item_path, call.user):
             raise HandshakeError(403, "forbidden", "not allowed to connect")
         connect = connect_request(call, "websocket", request.subprotocols)
@@ -85,7 +116,7 @@ async def serve_upgrade(
         stream,
         synthetic_request_head(target, request),
         trailing,
-        reg.websocket,
+        effective_settings(reg, engine_settings or {}),
         extra_headers=[(b"Server", server_header.encode())],
     )
 
