@@ -228,6 +228,7 @@ class Server:
             server_header=f"trioserve/{__version__}",
             websocket=self.dispatcher.websocket_hook(),
             cors=lambda: self.cors,
+            cors_credentials=lambda: self.cors_credentials,
             make_authenticator=make_authenticator,
         )
 

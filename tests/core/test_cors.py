@@ -142,6 +142,21 @@ async def test_star_without_credentials_stays_star(nursery: trio.Nursery) -> Non
         assert "LongpollHeader" in reply.headers["access-control-expose-headers"]
 
 
+async def test_server_wide_credentials_reach_the_engines_preflight(nursery: trio.Nursery) -> None:
+    """Credentials set on the server (not as the engine's cred_cors) are what the HTTP
+    engine's own preflight answer says too, so the browser's preflight and reply agree."""
+    server = _server()
+    server.set_cors("http://x.example", credentials="true")
+    await nursery.start(server.serve, "http:127.0.0.1:0")
+    host, port = server.addresses[0][:2]
+    async with httpx.AsyncClient(base_url=f"http://{host}:{port}") as client:
+        pre = await client.options(TARGET, headers=_preflight("http://x.example"))
+        reply = await client.get(TARGET, headers={"origin": "http://x.example"})
+    for answer in (pre, reply):
+        assert answer.headers["access-control-allow-origin"] == "http://x.example"
+        assert answer.headers["access-control-allow-credentials"] == "true"
+
+
 @pytest.mark.parametrize(
     ("configured", "credentials", "origin", "expected"),
     [

@@ -139,7 +139,7 @@ class HttpConnection(ConnectionState):
                     cors,
                     call.header("origin") or "",
                     call.header("access-control-request-headers"),
-                    credentials=engine.options.cred_cors,
+                    credentials=engine.options.cred_cors or engine.ctx.cors_credentials(),
                 )
         if engine.authenticator is not None:
             try:

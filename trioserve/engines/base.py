@@ -34,6 +34,9 @@ class EngineContext:
     websocket: WebSocketHook | None = None
     #: the server-wide CORS origin (``None`` = off); engines use it for preflights
     cors: Callable[[], str | None] = lambda: None
+    #: the server-wide ``Access-Control-Allow-Credentials`` value (``None`` = none), so a
+    #: preflight the engine answers says what the dispatcher's replies say
+    cors_credentials: Callable[[], str | None] = lambda: None
     #: builds the authenticator for an engine from its spec options (auth_file, auth_domain);
     #: returns None when the spec asks for no authentication
     make_authenticator: Callable[[EngineSpec], Authenticator | None] = lambda spec: None
