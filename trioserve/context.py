@@ -119,10 +119,13 @@ class RequestContext:
             raise RequestError(404, "not_found", "no such item")
         return found
 
-    async def run(self, fn: Callable[[], T], *, blocking: bool = False) -> T:
+    async def run(
+        self, fn: Callable[[], T], *, blocking: bool = False, label: str | None = None
+    ) -> T:
         """Touch objects through the server's access mode (inline, or in the program's own
-        thread); ``blocking`` work goes to a bounded worker pool in inline mode."""
-        return await self.server.access.run(fn, blocking=blocking)
+        thread); ``blocking`` work goes to a bounded worker pool in inline mode. ``label``
+        names the work in the warning logged if a shutdown has to abandon it."""
+        return await self.server.access.run(fn, blocking=blocking, label=label)
 
     def query(self) -> dict[str, str]:
         return self.call.query_dict()

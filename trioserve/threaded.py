@@ -3,7 +3,8 @@
 The server and all its engines run in one background thread with its own Trio loop. With
 ``sync="app"`` (the default, as ROOT recommends) objects are touched only inside the
 program's own :meth:`ThreadedServer.process_requests` calls, so nothing is read half-updated;
-requests wait up to ``app_timeout`` seconds for the next call and then get 503.
+requests wait up to ``app_timeout`` seconds for the next call and then get 503, and each is
+answered within one call (see :mod:`trioserve.appthread`).
 With ``sync="server"`` objects are read directly in the server thread: fine for objects the
 program replaces atomically, unsafe for ones it mutates in place.
 """
@@ -16,7 +17,7 @@ from typing import Any, Literal, TypeVar
 
 import trio
 
-from trioserve.appthread import AppThreadAccess, DirectAccess, ObjectAccess
+from trioserve.appthread import DEFAULT_HOLD_TIMEOUT, AppThreadAccess, DirectAccess, ObjectAccess
 from trioserve.server import Server
 
 __all__ = ["ThreadedServer", "start_in_thread"]
@@ -114,14 +115,17 @@ def start_in_thread(
     *,
     sync: Literal["app", "server"] = "app",
     app_timeout: float = 10.0,
+    hold_timeout: float = DEFAULT_HOLD_TIMEOUT,
     **server_options: Any,
 ) -> ThreadedServer:
     """Start a :class:`Server` in a background thread and return once it is listening.
 
     ``server_options`` go to :class:`Server` (``top_name``, ``readonly``, ``cors``...).
+    ``hold_timeout`` (``sync="app"``): how long one ``process_requests()`` pass waits for a
+    request it serves to touch objects again before the program moves on.
     """
     if sync == "app":
-        access: ObjectAccess = AppThreadAccess(app_timeout)
+        access: ObjectAccess = AppThreadAccess(app_timeout, hold_timeout=hold_timeout)
     elif sync == "server":
         access = DirectAccess()
     else:

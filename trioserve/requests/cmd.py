@@ -41,8 +41,14 @@ async def run_command(ctx: RequestContext, trace: list[str]) -> str:
     """Run the command at the request path; returns the JSON text of its result.
 
     Raises ``RequestError(404)`` for a missing or hidden item and :class:`_Refused` for
-    everything that ROOT answers with ``false``.
+    everything that ROOT answers with ``false``. Finding, running and rendering happen in one
+    pass of the program (``sync="app"``).
     """
+    async with ctx.server.access.one_pass():
+        return await _run_command(ctx, trace)
+
+
+async def _run_command(ctx: RequestContext, trace: list[str]) -> str:
     from trioserve.render import render_json
 
     found = await ctx.run(lambda: ctx.resolve(members=False))

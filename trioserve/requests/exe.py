@@ -14,6 +14,10 @@ The gates, in this order (each one the only place its question is answered):
    others through the server's access runner. An exception is logged with its traceback and
    answered 500 with the exception's class name only.
 
+Finding the item, the call, ``_ret_object_`` and rendering the result happen in one
+``process_requests()`` pass of a synchronous program (``sync="app"``), as in ROOT: the reply
+shows the state the call left, before the program moves on.
+
 ``exe.txt`` runs the same gates and answers 200 ``text/plain`` with one line per step: why a
 call was refused, or what it returned (ROOT's debug output, which JSROOT never parses).
 """
@@ -61,6 +65,8 @@ async def _call(ctx: RequestContext, fn: Callable[[], Any], target: Callable[...
     """Run ``fn`` (which calls ``target``) where ``target`` belongs; exceptions come back as
     a 500 RequestError (logged with traceback), RequestErrors pass through."""
 
+    name = getattr(target, "__qualname__", getattr(target, "__name__", "callable"))
+
     def guarded() -> tuple[bool, Any]:
         try:
             return True, fn()
@@ -77,9 +83,9 @@ async def _call(ctx: RequestContext, fn: Callable[[], Any], target: Callable[...
         except Exception as exc:
             ok, value = False, exc
     else:
-        ok, value = await ctx.run(guarded, blocking=is_blocking(target))
+        label = f"{name}() for {ctx.file_name} /{ctx.item_path.strip('/')}"
+        ok, value = await ctx.run(guarded, blocking=is_blocking(target), label=label)
     if not ok:
-        name = getattr(target, "__qualname__", getattr(target, "__name__", "callable"))
         log.error("%s raised %s", name, type(value).__name__, exc_info=value)
         raise RequestError(500, "call_failed", f"{name} raised {type(value).__name__}")
     return value
@@ -155,16 +161,18 @@ async def exe_json(ctx: RequestContext) -> Response:
     from trioserve.render import render_json
 
     compact = ctx.compact()
-    value = await invoke_method(ctx, [])
-    text = await ctx.run(lambda: render_json(value, compact=compact))
+    async with ctx.server.access.one_pass():
+        value = await invoke_method(ctx, [])
+        text = await ctx.run(lambda: render_json(value, compact=compact))
     return Response(body=text.encode())
 
 
 async def exe_bin(ctx: RequestContext) -> Response:
     from trioserve.render import render_cbor
 
-    value = await invoke_method(ctx, [])
-    body, name = await ctx.run(lambda: (render_cbor(value), typename(value)))
+    async with ctx.server.access.one_pass():
+        value = await invoke_method(ctx, [])
+        body, name = await ctx.run(lambda: (render_cbor(value), typename(value)))
     return Response(content_type="application/cbor", body=body, headers=[("RootClassName", name)])
 
 
@@ -172,14 +180,15 @@ async def exe_txt(ctx: RequestContext) -> Response:
     from trioserve.render import render_json
 
     trace: list[str] = []
-    try:
-        value = await invoke_method(ctx, trace)
-    except RequestError as exc:
-        if not trace or not trace[-1].startswith("Refused"):
-            trace.append(f"Failed: {exc.message} (exe.json would answer {exc.status})")
-    else:
-        text = await ctx.run(lambda: render_json(value, compact=3))
-        trace.append(f"Result = {text if len(text) <= 2000 else text[:2000] + '...'}")
+    async with ctx.server.access.one_pass():
+        try:
+            value = await invoke_method(ctx, trace)
+        except RequestError as exc:
+            if not trace or not trace[-1].startswith("Refused"):
+                trace.append(f"Failed: {exc.message} (exe.json would answer {exc.status})")
+        else:
+            text = await ctx.run(lambda: render_json(value, compact=3))
+            trace.append(f"Result = {text if len(text) <= 2000 else text[:2000] + '...'}")
     return Response(
         content_type="text/plain; charset=utf-8", body="\n".join(trace).encode() + b"\n"
     )

@@ -22,7 +22,8 @@ Decisions, each a fix or a clarification of ROOT:
 * as in ROOT, a final line without ``\\n`` is not processed (its slot is ``null``), and lines
   past N are ignored; a missing ``number`` means 0 sub-requests (``[]``);
 * sub-requests get no POST body (ROOT handed them the batch itself, which is meaningless), and
-  run one after another, in order;
+  run one after another, in order, all in one ``process_requests()`` pass of a synchronous
+  program (``sync="app"``), so every line sees the same program state, as in ROOT;
 * lines are percent-decoded like a URL path; control characters and ``.``/``..`` segments make
   the line fail.
 """
@@ -143,7 +144,9 @@ async def _collect(ctx: RequestContext, *, json_only: bool) -> list[bytes | None
         raise RequestError(413, "body_too_large", f"multi.* bodies are limited to {MAX_BODY_BYTES}")
     if number and not body:
         raise RequestError(400, "missing_body", "multi.* needs the sub-requests as POST body")
-    return [await _answer(ctx, raw, json_only=json_only) for raw in split_lines(body, number)]
+    # every line's object access in one pass of the program: all lines see one state
+    async with ctx.server.access.one_pass():
+        return [await _answer(ctx, raw, json_only=json_only) for raw in split_lines(body, number)]
 
 
 async def multi_json(ctx: RequestContext) -> Response:

@@ -54,15 +54,20 @@ def _dimension(ctx: RequestContext, name: str) -> int | None:
 
 def _image_handler(fmt: str):  # type: ignore[no-untyped-def]
     async def root_image(ctx: RequestContext) -> Response:
-        from trioserve.render.image import render_image
+        from trioserve.render.image import snapshot_image
 
         width, height = _dimension(ctx, "w"), _dimension(ctx, "h")
         opt = ctx.query().get("opt", "")
-        value = await ctx.run(lambda: _value(ctx))
-        # drawing is slow: a worker thread (bounded) in inline mode, the app thread otherwise
-        data = await ctx.run(
-            lambda: render_image(value, fmt, width=width, height=height, opt=opt), blocking=True
+        # read the object where root.json reads it (one access, so one program pass) ...
+        snapshot = await ctx.run(
+            lambda: snapshot_image(_value(ctx), fmt, width=width, height=height, opt=opt)
         )
+        if snapshot is None:
+            raise RequestError(404, "not_drawable", "this object cannot be drawn as an image")
+        # ... and draw that private copy in a bounded worker: a program updating the object
+        # meanwhile cannot tear the picture, and neither the loop nor the program waits for it
+        label = f"drawing {ctx.file_name} of /{ctx.item_path.strip('/')}"
+        data = await ctx.server.access.run_in_worker(snapshot.draw, label=label)
         if data is None:
             raise RequestError(404, "not_drawable", "this object cannot be drawn as an image")
         return Response(content_type=_IMAGE_TYPES[fmt], body=data)
