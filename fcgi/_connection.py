@@ -15,7 +15,7 @@ names. Management records (request id 0) are answered by :mod:`fcgi._management`
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fcgi._errors import ProtocolError
 from fcgi._events import (
@@ -36,7 +36,6 @@ from fcgi._nvpairs import decode_params
 from fcgi._records import (
     BeginFlags,
     ProtocolStatus,
-    Record,
     RecordReader,
     RecordType,
     Role,
@@ -64,6 +63,8 @@ DEFAULT_MAX_CONNS = 100
 DEFAULT_MAX_REQS = 100
 
 _SERVED_ROLES = frozenset({Role.RESPONDER})
+#: BeginFlags.KEEP_CONN as a plain int: ``IntFlag.__and__`` runs Python code per request
+_KEEP_CONN = int(BeginFlags.KEEP_CONN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +83,9 @@ class ConnectionStatistics:
 class _Request:
     state: RequestState
     keep_conn: bool
-    params: bytearray = field(default_factory=bytearray)
+    #: the PARAMS received so far: the first record's bytes as they are (usually the only
+    #: one), a bytearray once a second one arrives (so many records cost O(bytes) in all)
+    params: bytes | bytearray = b""
     input_done: bool = False
     stdout_closed: bool = False
     stderr_used: bool = False
@@ -112,6 +115,8 @@ class ServerConnection:
         self.mpxs = mpxs
         self._reader = RecordReader()
         self._requests: dict[int, _Request] = {}
+        #: how many of ``_requests`` are not DRAINING (``requests_in_flight`` without a set)
+        self._in_flight = 0
         self._outgoing = bytearray()
         self._eof = False
         self._error: ProtocolError | None = None
@@ -136,7 +141,7 @@ class ServerConnection:
             raise self._error
         try:
             while True:
-                record = self._reader.next_record()
+                record = self._reader.next_raw()
                 if record is None:
                     if not self._eof:
                         return NEED_DATA
@@ -153,8 +158,8 @@ class ServerConnection:
             self._error = exc
             raise
 
-    def _process(self, record: Record) -> Event | None:
-        rtype, rid, content = record.type, record.request_id, record.content
+    def _process(self, record: tuple[int, int, bytes]) -> Event | None:
+        rtype, rid, content = record
         if rid == 0:
             self._outgoing += management_reply(
                 rtype, content, max_conns=self.max_conns, max_reqs=self.max_reqs, mpxs=self.mpxs
@@ -168,7 +173,7 @@ class ServerConnection:
         if action is Action.IGNORE:
             return None
         if action is Action.FORGET:
-            del self._requests[rid]
+            del self._requests[rid]  # a DRAINING request: not counted in flight
             return None
         assert request is not None and next_state is not None
         request.state = next_state
@@ -179,11 +184,16 @@ class ServerConnection:
                     request_id=rid,
                     protocol_status=ProtocolStatus.OVERLOADED,
                 )
-            request.params += content
+            if not request.params:
+                request.params = content
+            elif isinstance(request.params, bytearray):
+                request.params += content
+            else:
+                request.params = bytearray(request.params) + content
             return None
         if action is Action.PARAMS_DONE:
             raw = bytes(request.params)
-            request.params = bytearray()
+            request.params = b""
             try:
                 params = decode_params(raw, max_count=self.max_params_count)
             except ProtocolError as exc:
@@ -207,21 +217,24 @@ class ServerConnection:
 
     def _begin(self, rid: int, content: bytes) -> Event | None:
         role, flags = decode_begin_body(content)
-        keep_conn = bool(flags & BeginFlags.KEEP_CONN)
+        keep_conn = bool(flags & _KEEP_CONN)
         if not keep_conn:
             self._close_when_idle = True
         status: ProtocolStatus | None = None
         if role not in _SERVED_ROLES:
             status = ProtocolStatus.UNKNOWN_ROLE
-        elif not self.mpxs and self.requests_in_flight:
+        elif not self.mpxs and self._in_flight:
             status = ProtocolStatus.CANT_MPX_CONN
-        elif len(self.requests_in_flight) >= self.max_reqs:
+        elif self._in_flight >= self.max_reqs:
             status = ProtocolStatus.OVERLOADED
+        # the table only lets BEGIN_REQUEST reuse an id that is unknown or DRAINING, so
+        # whatever this replaces was not counted in flight
         if status is not None:
             self._requests[rid] = _Request(RequestState.DRAINING, keep_conn)
             self._outgoing += encode_end_request(rid, 0, status)
             return None
         self._requests[rid] = _Request(RequestState.PARAMS, keep_conn)
+        self._in_flight += 1
         return RequestStarted(rid, role, keep_conn)
 
     # ------------------------------------------------------------------ output side
@@ -278,6 +291,7 @@ class ServerConnection:
             del self._requests[request_id]
         else:
             self._requests[request_id] = _Request(RequestState.DRAINING, request.keep_conn)
+        self._in_flight -= 1
         return b"".join(parts)
 
     # ------------------------------------------------------------------ inspection
@@ -295,7 +309,7 @@ class ServerConnection:
     @property
     def must_close(self) -> bool:
         """True once a request without KEEP_CONN was answered and nothing is in flight."""
-        return self._close_when_idle and not self.requests_in_flight
+        return self._close_when_idle and not self._in_flight
 
     @property
     def their_eof(self) -> bool:

@@ -155,6 +155,12 @@ class RecordReader:
         return len(self._buf) - self._pos
 
     def next_record(self) -> Record | None:
+        found = self.next_raw()
+        return None if found is None else Record(*found)
+
+    def next_raw(self) -> tuple[int, int, bytes] | None:
+        """:meth:`next_record` as a plain ``(type, request id, content)`` tuple: what
+        :class:`~fcgi.ServerConnection` reads every record with (no object per record)."""
         buf, pos = self._buf, self._pos
         if len(buf) - pos < HEADER_LEN:
             return None
@@ -169,4 +175,4 @@ class RecordReader:
         if self._pos == len(buf):
             buf.clear()
             self._pos = 0
-        return Record(rtype, request_id, content)
+        return rtype, request_id, content

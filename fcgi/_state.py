@@ -141,6 +141,12 @@ def transition(
     ``state`` is None when no request with that id exists. Raises :class:`ProtocolError` for
     a record that is not allowed there.
     """
+    found = TRANSITIONS.get((state, rtype, not content))
+    if found is not None:  # the common case first: a legal record, one dict lookup
+        expected = _FIXED_LENGTHS.get(rtype)
+        if expected is None or len(content) == expected:
+            return found
+    # not in the table (or a fixed-length type of the wrong size): say why, in rule order
     if rtype in _APP_TO_SERVER_TYPES or rtype == RecordType.GET_VALUES:
         raise ProtocolError(f"record type {rtype} is not sent to an application")
     expected = _FIXED_LENGTHS.get(rtype)
@@ -149,15 +155,12 @@ def transition(
             f"record type {rtype} must carry {expected} bytes, got {len(content)}",
             request_id=rid,
         )
-    found = TRANSITIONS.get((state, rtype, not content))
-    if found is None:
-        where = "an unknown request id" if state is None else f"state {state.name}"
-        raise ProtocolError(
-            f"record type {_type_name(rtype)} (content {len(content)} bytes) "
-            f"for request {rid} in {where}",
-            request_id=rid,
-        )
-    return found
+    where = "an unknown request id" if state is None else f"state {state.name}"
+    raise ProtocolError(
+        f"record type {_type_name(rtype)} (content {len(content)} bytes) "
+        f"for request {rid} in {where}",
+        request_id=rid,
+    )
 
 
 def _type_name(rtype: int) -> str:

@@ -20,7 +20,7 @@ from urllib.parse import unquote
 from trioserve.auth import frontend_user
 from trioserve.call import Call, Response
 
-__all__ = ["app_path", "build_call", "redirect_to_mount"]
+__all__ = ["app_path", "build_call", "call_at", "redirect_to_mount"]
 
 #: HTTP_* params that describe the front-end's hop, not the request the app sees
 _DROPPED_HTTP_PARAMS = frozenset(
@@ -39,6 +39,10 @@ def _remove_dot_segments(path: str) -> str:
     """RFC 3986 §5.2.4 on an already decoded path; doubled slashes are left alone."""
     if "." not in path:
         return path
+    if "/." not in path and not path.startswith("."):
+        # no segment starts with a dot, so none is "." or "..": only the leading slash
+        # the loop below would add (``root.json`` -> ``/root.json``)
+        return path if path.startswith("/") else "/" + path
     out: list[str] = []
     for segment in path.split("/"):
         if segment == "..":
@@ -92,11 +96,27 @@ def app_path(params: Mapping[str, str]) -> tuple[str | None, str]:
     return path, mount.rstrip("/")
 
 
+#: HTTP_* param name -> header name, filled as names are seen (bounded: names come from
+#: the front-end, which forwards whatever headers its clients send)
+_HEADER_NAMES: dict[str, str] = {}
+_MAX_HEADER_NAMES = 512
+
+
+def _header_name(param: str) -> str:
+    name = _HEADER_NAMES.get(param)
+    if name is None:
+        name = param[5:].lower().replace("_", "-")
+        if len(_HEADER_NAMES) < _MAX_HEADER_NAMES:
+            _HEADER_NAMES[param] = name
+    return name
+
+
 def _headers(params: Mapping[str, str], body_length: int) -> list[tuple[str, str]]:
-    headers: list[tuple[str, str]] = []
-    for name, value in params.items():
-        if name.startswith("HTTP_") and name not in _DROPPED_HTTP_PARAMS:
-            headers.append((name[5:].lower().replace("_", "-"), value))
+    headers = [
+        (_header_name(name), value)
+        for name, value in params.items()
+        if name.startswith("HTTP_") and name not in _DROPPED_HTTP_PARAMS
+    ]
     if params.get("CONTENT_TYPE"):
         headers.append(("content-type", params["CONTENT_TYPE"]))
     if body_length or "CONTENT_LENGTH" in params:
@@ -117,6 +137,19 @@ def build_call(
     says it authenticated the request (ROOT's rule, minus its prefix-match quirk).
     """
     path, mount = app_path(params)
+    return call_at(params, body, path, mount, top_name=top_name, peer=peer)
+
+
+def call_at(
+    params: Mapping[str, str],
+    body: bytes,
+    path: str | None,
+    mount: str,
+    *,
+    top_name: str | None = None,
+    peer: str = "-",
+) -> Call:
+    """:func:`build_call` for a request whose :func:`app_path` the engine already has."""
     user = frontend_user(params.get("REMOTE_USER"), params.get("AUTH_TYPE"))
     return Call(
         method=(params.get("REQUEST_METHOD") or "GET").upper(),

@@ -22,7 +22,9 @@ _OWN_HEADERS = frozenset(
 
 def _clean(text: str) -> str:
     """Header text without CR, LF or NUL: one header can never become two."""
-    return text.replace("\r", " ").replace("\n", " ").replace("\0", " ")
+    if "\r" in text or "\n" in text or "\0" in text:
+        return text.replace("\r", " ").replace("\n", " ").replace("\0", " ")
+    return text
 
 
 def _reason(status: int) -> str:
@@ -30,6 +32,19 @@ def _reason(status: int) -> str:
         return http.HTTPStatus(status).phrase
     except ValueError:
         return "Unknown"
+
+
+#: ``Status:`` lines by status code, made once each (an enum lookup per reply adds up)
+_STATUS_LINES: dict[int, str] = {}
+
+
+def _status_line(status: int) -> str:
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        line = f"Status: {status} {_reason(status)}"
+        if len(_STATUS_LINES) < 1000:  # statuses are ints the app chose; bound it anyway
+            _STATUS_LINES[status] = line
+    return line
 
 
 def body_allowed(method: str, status: int) -> bool:
@@ -40,7 +55,7 @@ def body_allowed(method: str, status: int) -> bool:
 def response_head(response: Response, method: str) -> bytes:
     """The CGI header block: ``Status:`` always, then type, length and the extra headers."""
     status = response.status
-    lines = [f"Status: {status} {_reason(status)}"]
+    lines = [_status_line(status)]
     if response.content_type and status not in (204, 304):
         lines.append(f"Content-Type: {_clean(response.content_type)}")
     length = response.length
@@ -50,4 +65,5 @@ def response_head(response: Response, method: str) -> bytes:
         if name.lower() in _OWN_HEADERS or not name.strip():
             continue
         lines.append(f"{_clean(name).replace(':', '')}: {_clean(value)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "replace")
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode("utf-8", "replace")

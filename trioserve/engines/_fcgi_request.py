@@ -26,7 +26,7 @@ import fcgi
 from trioserve.accesslog import AccessLog
 from trioserve.call import Call, Response, error_response
 from trioserve.debugpage import render_debug_page
-from trioserve.engines._fcgi_call import app_path, build_call, redirect_to_mount
+from trioserve.engines._fcgi_call import app_path, call_at, redirect_to_mount
 from trioserve.engines._fcgi_options import FastcgiOptions
 from trioserve.engines._fcgi_reply import body_allowed, response_head
 from trioserve.engines.base import EngineContext
@@ -71,9 +71,12 @@ class Connection(Protocol):
     ctx: EngineContext
     options: FastcgiOptions
     access: AccessLog
-    peer: str
     #: the sans-IO protocol state; records are built by it, sent by :meth:`send`
     conn: fcgi.ServerConnection
+
+    @property
+    def peer(self) -> str:
+        """The peer address (for logs, and calls whose params carry no REMOTE_ADDR)."""
 
     async def send(self, data: bytes | bytearray | memoryview) -> None:
         """Send under the connection's lock; :class:`ConnectionGone` if the stream broke."""
@@ -111,9 +114,16 @@ async def run_request(connection: Connection, request: Request) -> None:
 async def _respond(connection: Connection, request: Request) -> None:
     params = request.params
     options = connection.options
-    call = build_call(params, bytes(request.body), top_name=options.top_name, peer=connection.peer)
+    path, mount = app_path(params)
+    call = call_at(
+        params,
+        bytes(request.body),
+        path,
+        mount,
+        top_name=options.top_name,
+        peer=params.get("REMOTE_ADDR") or connection.peer,  # the peer only when needed
+    )
     request.body = bytearray()
-    path, _mount = app_path(params)
     response: Response | None
     if path is None and call.method in ("GET", "HEAD"):
         response = redirect_to_mount(params)
@@ -125,10 +135,12 @@ async def _respond(connection: Connection, request: Request) -> None:
         await connection.finish(request, b"")
         return
     sent = await _write(connection, request, call.method, response)
-    target = params.get("REQUEST_URI") or call.script_name + call.path
-    protocol = params.get("SERVER_PROTOCOL") or "FastCGI"
-    request_line = f"{call.method} {target} {protocol}"
-    connection.access.log(call.peer, call.user, request_line, response.status, sent)
+    access = connection.access
+    if access.logger.isEnabledFor(logging.INFO):  # the line costs more than the check
+        target = params.get("REQUEST_URI") or call.script_name + call.path
+        protocol = params.get("SERVER_PROTOCOL") or "FastCGI"
+        request_line = f"{call.method} {target} {protocol}"
+        access.log(call.peer, call.user, request_line, response.status, sent)
 
 
 async def _dispatch(connection: Connection, request: Request, call: Call) -> Response | None:

@@ -9,7 +9,9 @@
   directory, chmod-ed, then hard-linked into place, which also cannot clobber a file that
   appeared meanwhile). :meth:`UnixSocketFile.remove` unlinks it on shutdown only if the name
   still points to our inode.
-* :func:`accept_forever` accepts with TCP_NODELAY, retries EMFILE/ENFILE/ENOMEM/ENOBUFS after a
+* :func:`accept_forever` accepts with TCP_NODELAY (set by ``trio.SocketStream`` itself on every
+  accepted TCP socket; :func:`set_nodelay` is for streams made elsewhere), retries
+  EMFILE/ENFILE/ENOMEM/ENOBUFS after a
   short sleep instead of dying, and enforces a connection cap by *not accepting* while the cap
   is reached: extra clients wait in the kernel backlog (no 503s), and ``make_room`` is called so
   an engine can close idle keep-alive connections to let them in.
@@ -230,23 +232,26 @@ async def accept_forever(
                     await trio.sleep(ACCEPT_RETRY_DELAY)
                     continue
                 raise
-            try:
-                set_nodelay(stream)
-            except OSError:  # the peer may already have gone; the handler will notice
-                pass
+            # No set_nodelay() here: trio.SocketStream() already set TCP_NODELAY on every
+            # accepted TCP socket (one system call per connection saved).
             token = object()
             try:
-                if limiter.available_tokens == 0 and make_room is not None:
-                    try:
-                        while True:
-                            make_room(True)
-                            with trio.move_on_after(ROOM_RECHECK_INTERVAL):
-                                await limiter.acquire_on_behalf_of(token)
-                                break
-                    finally:
-                        make_room(False)
-                else:
-                    await limiter.acquire_on_behalf_of(token)
+                try:
+                    # a free slot is taken without the async twin's checkpoint (the accept
+                    # above was one): a connection costs one trip through the scheduler less
+                    limiter.acquire_on_behalf_of_nowait(token)
+                except trio.WouldBlock:
+                    if limiter.available_tokens == 0 and make_room is not None:
+                        try:
+                            while True:
+                                make_room(True)
+                                with trio.move_on_after(ROOM_RECHECK_INTERVAL):
+                                    await limiter.acquire_on_behalf_of(token)
+                                    break
+                        finally:
+                            make_room(False)
+                    else:
+                        await limiter.acquire_on_behalf_of(token)
             except BaseException:
                 await trio.aclose_forcefully(stream)
                 raise

@@ -3,11 +3,12 @@
 Front-ends (Apache ``mod_proxy_fcgi``, lighttpd ``mod_fastcgi``) handle TLS and
 authentication and talk to us over FastCGI; see
 ``shared/reference/fastcgi-frontends/FINDINGS.md`` for what they really send. This module is
-the entry: listeners, connections, shutdown. The engine's parts, each with its decisions
-written at its top:
+the entry: listeners, connections, the idle timeout, shutdown. The engine's parts, each with
+its decisions written at its top:
 
 * :mod:`._fcgi_conn` -- one connection: the read loop feeding :class:`fcgi.ServerConnection`,
-  requests in flight, the send lock, the idle timeout;
+  requests in flight, the send lock, when it was last active (this module's one sweeper task
+  closes connections idle for ``idle_timeout``);
 * :mod:`._fcgi_request` -- one request: dispatch, then its reply as STDOUT records (one write
   when small, slices when big, streamed bodies with abort);
 * :mod:`._fcgi_call` -- params → :class:`~trioserve.call.Call` (:func:`app_path`,
@@ -77,17 +78,13 @@ async def serve_fastcgi(
 
     async def handler(stream: trio.SocketStream) -> None:
         connection = FastcgiConnection(ctx, options, access, stream)
-        # Shielded: cancelling the engine must not cut a reply in half. Shutdown gives the
-        # connection's requests ``grace`` seconds instead (see FastcgiConnection.shut_down).
-        with trio.CancelScope(shield=True) as scope:
-            connection.scope = scope
-            live.add(connection)
-            if shutdown_deadline is not None:
-                connection.shut_down(shutdown_deadline)
-            try:
-                await connection.serve()
-            finally:
-                live.discard(connection)
+        live.add(connection)
+        if shutdown_deadline is not None:
+            connection.shut_down(shutdown_deadline)
+        try:
+            await connection.serve()  # shielded inside: see FastcgiConnection.serve
+        finally:
+            live.discard(connection)
 
     try:
         async with trio.open_nursery() as nursery:
@@ -97,6 +94,7 @@ async def serve_fastcgi(
                         accept_forever, one, nursery, handler, limiter=connections, logger=log
                     )
                 )
+            nursery.start_soon(_close_idle_connections, live, options.idle_timeout)
             task_status.started(address)
             try:
                 await trio.sleep_forever()
@@ -114,3 +112,31 @@ async def serve_fastcgi(
             one.socket.close()
         if socket_file is not None:
             socket_file.remove()
+
+
+#: the idle sweeper never wakes more often than this (an idle_timeout of 0 must not spin)
+_MIN_SWEEP_INTERVAL = 0.01
+
+
+async def _close_idle_connections(live: set[FastcgiConnection], idle_timeout: float) -> None:
+    """Close every connection that had nothing in flight and heard nothing for
+    ``idle_timeout`` seconds (front-ends that died without closing, leaked connections).
+
+    One task per engine instead of a timeout around every read: a connection only records
+    when it was last active (:attr:`FastcgiConnection.last_activity`), and this task sleeps
+    until the earliest moment one of them can expire. Activity only moves a connection's
+    expiry later, and a connection opened after a sweep expires after that sweep's wake-up
+    time, so no expiry is missed.
+    """
+    while True:
+        now = trio.current_time()
+        wake = now + idle_timeout
+        for connection in list(live):
+            if connection.requests:
+                continue
+            expires = connection.last_activity + idle_timeout
+            if expires <= now:
+                connection.close_idle()
+            elif expires < wake:
+                wake = expires
+        await trio.sleep_until(max(wake, now + _MIN_SWEEP_INTERVAL))
