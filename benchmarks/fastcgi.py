@@ -35,6 +35,8 @@ from tests.frontends import harness as fe  # the config rendering the tests use
 
 PATH = fe.PREFIX + "/Objects/obj/root.json"
 BACKENDS = ("trioserve", "flup")
+#: flup's thread pool behind Apache's reused connections (its default starves there)
+FLUP_SPARE_BEHIND_APACHE = 200
 FRONTS = {  # name -> (binary, title, snippet section, goal)
     "lighttpd": ("lighttpd", "P3 lighttpd → FastCGI", "fastcgi-tcp", "trioserve ÷ flup ≥ 2"),
     "apache": (
@@ -179,16 +181,20 @@ def main() -> int:
     # short (unix socket paths), and reachable by Apache's www-data children
     work = Path(tempfile.mkdtemp(prefix="tsbench-", dir="/tmp"))
     work.chmod(0o755)
-    backends: dict[str, h.Process] = {}
     with h.running([]) as started:
         try:
-            for kind in BACKENDS:
-                port = h.free_port()
-                argv = [h.PYTHON, str(h.HERE / "fcgi_backends.py"), kind, str(port)]
-                proc = h.start(kind, argv, port=port, ready_line=True, cwd=h.HERE)
-                started.append(proc)
-                backends[kind] = proc
             for name in fronts:
+                # fresh backends per front-end: flup's pool is sized for the front-end's way
+                # of using connections (see fcgi_backends.py)
+                backends: dict[str, h.Process] = {}
+                for kind in BACKENDS:
+                    port = h.free_port()
+                    argv = [h.PYTHON, str(h.HERE / "fcgi_backends.py"), kind, str(port)]
+                    if kind == "flup" and name == "apache":
+                        argv.append(str(FLUP_SPARE_BEHIND_APACHE))
+                    proc = h.start(kind, argv, port=port, ready_line=True, cwd=h.HERE)
+                    started.append(proc)
+                    backends[kind] = proc
                 bench_front(args, name, work, backends)
         finally:
             shutil.rmtree(work, ignore_errors=True)

@@ -9,6 +9,10 @@
   Its accepted sockets get TCP_NODELAY (flup never sets it): without it, a front-end that
   reuses connections (Apache ``enablereuse=on``) waits ~40 ms for each reply's last small
   record (Nagle + delayed ACK), and we would be measuring Nagle, not flup.
+  ``python benchmarks/fcgi_backends.py flup PORT SPARE`` sizes flup's thread pool
+  (``minSpare=maxSpare=SPARE``): behind Apache with reused connections flup's default pool
+  (about 15 threads for 150 held connections) starves, so fastcgi.py gives it 200 there;
+  behind lighttpd (a new connection per request) the default pool is flup's fastest.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ async def serve_trioserve(port: int) -> None:
         print("ready", flush=True)
 
 
-def serve_flup(port: int) -> None:
+def serve_flup(port: int, spare: int | None = None) -> None:
     from flup.server.fcgi import WSGIServer
     from flup.server.fcgi_base import Connection
 
@@ -50,7 +54,8 @@ def serve_flup(port: int) -> None:
         start_response("200 OK", headers)
         return [body]
 
-    server = WSGIServer(app, bindAddress=("127.0.0.1", port))
+    pool: dict[str, int] = {} if spare is None else {"minSpare": spare, "maxSpare": spare}
+    server = WSGIServer(app, bindAddress=("127.0.0.1", port), **pool)
     # ThreadedServer makes one job of this class per accepted socket (flup.server.threadedserver)
     server._jobClass = NoDelayConnection
     print("ready", flush=True)
@@ -62,6 +67,6 @@ if __name__ == "__main__":
     if kind == "trioserve":
         trio.run(serve_trioserve, int(port_text))
     elif kind == "flup":
-        serve_flup(int(port_text))
+        serve_flup(int(port_text), int(sys.argv[3]) if len(sys.argv) > 3 else None)
     else:
         raise SystemExit(f"unknown backend {kind!r}")
