@@ -1,7 +1,7 @@
 """The number writer and ``$arr`` compression as they were before the orjson fast path.
 
 A verbatim copy (slow: ``json`` on Python numbers, a Python loop per special run) kept as the
-oracle the fast writer in ``trioserve.render._numbers`` must match byte for byte.
+oracle the fast writers in ``trioserve.render._numbers`` and ``_arr`` must match byte for byte.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from trioserve.render import _numbers, render_json
+from trioserve.render import _arr, _byte_edits, _numbers, _orjson_layout, render_json
 
 from . import _reference_numbers as ref
 
@@ -77,7 +77,7 @@ def fast_and_default(arr: np.ndarray, sep: str) -> list[str]:
     """The text as written by default and with the fast path forced for tiny arrays too."""
     texts = [_numbers.join_numbers(arr, sep)]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_numbers, "_FEW_FLOATS", 0)
+        patch.setattr(_orjson_layout, "_FEW_FLOATS", 0)
         texts.append(_numbers.join_numbers(arr, sep))
     return texts
 
@@ -90,12 +90,12 @@ def same_as_reference(arr: np.ndarray) -> None:
 
 def test_installed_orjson_takes_the_fast_path() -> None:
     """The float layout orjson uses is the one the fast path corrects (else it is unused)."""
-    assert _numbers._orjson_layout_as_assumed()
-    assert _numbers._ORJSON_FLOATS_OK
+    assert _orjson_layout._orjson_layout_as_assumed()
+    assert _orjson_layout._ORJSON_FLOATS_OK
 
 
 def test_unknown_orjson_layout_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_numbers, "_ORJSON_FLOATS_OK", False)
+    monkeypatch.setattr(_orjson_layout, "_ORJSON_FLOATS_OK", False)
     arr = np.array([1.0, 1e-5, 2.5e13, np.inf] * 4, dtype=np.float32)
     assert _numbers.join_numbers(arr, ",") == ref.join_numbers(arr, ",")
 
@@ -260,16 +260,16 @@ def test_infinity_sentinel_avoids_values_in_the_data() -> None:
 @pytest.mark.parametrize("few", [64, -1])
 def test_edit_paths_agree(few: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Edits are applied by slicing (few) or with numpy masks (many): the same bytes."""
-    monkeypatch.setattr(_numbers, "_FEW_EDITS", few)
+    monkeypatch.setattr(_byte_edits, "_FEW_EDITS", few)
     text = b"[0.00001,1e-7,12.5,0.0000125]"
-    edits = _numbers._Edits()
+    edits = _byte_edits._Edits()
     edits.delete(np.array([1, 19]), np.array([7, 25]))
     edits.insert(np.array([8, 28]), b"e-05")
     edits.insert(np.array([12]), b"0")
     edits.insert(np.array([26]), b".")
     edits.insert_run(np.array([28]), np.array([2]), ord("x"))
     assert edits.apply(text) == b"[1e-05,1e-07,12.5,1.25e-05xx]"
-    assert _numbers._Edits().apply(text) == text
+    assert _byte_edits._Edits().apply(text) == text
     big = np.tile(np.array([1e-5, 1.5e-7, 2.5]), 2000)
     same_as_reference(big)
     same_as_reference(big[:3])
@@ -319,11 +319,9 @@ def test_arr_object_matches_reference(
     arr = _cast([v for v, n in pieces for _ in range(n)], dtype)
     arr_type = ARR_DTYPES[dtype]
     for sep in (",", ", "):
-        assert _numbers.arr_object(arr, arr_type, mode, sep) == ref.arr_object(
-            arr, arr_type, mode, sep
-        )
+        assert _arr.arr_object(arr, arr_type, mode, sep) == ref.arr_object(arr, arr_type, mode, sep)
     if mode != 30:
-        got = list(_numbers.arr_blocks(arr, mode))
+        got = list(_arr.arr_blocks(arr, mode))
         want = list(ref.arr_blocks(arr, mode))
         assert [(p, n) for p, _, n in got] == [(p, n) for p, _, n in want]
         for (_, a, _), (_, b, _) in zip(got, want, strict=True):
@@ -340,10 +338,15 @@ many_runs = st.lists(
 @settings(max_examples=60, deadline=None)
 @given(st.sampled_from(list(ARR_DTYPES)), many_runs)
 def test_many_blocks_match_reference(dtype: type, pieces: list[tuple[float, int]]) -> None:
+    """Both block writers (one by one, and vectorised) on the same inputs."""
     arr = _cast([v for v, n in pieces for _ in range(n)], dtype)
     arr_type = ARR_DTYPES[dtype]
-    for sep in (",", ", "):
-        assert _numbers.arr_object(arr, arr_type, 20, sep) == ref.arr_object(arr, arr_type, 20, sep)
+    for few in (_arr._FEW_BLOCKS, 0):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(_arr, "_FEW_BLOCKS", few)
+            for sep in (",", ", "):
+                want = ref.arr_object(arr, arr_type, 20, sep)
+                assert _arr.arr_object(arr, arr_type, 20, sep) == want
 
 
 @pytest.mark.parametrize("dtype", list(ARR_DTYPES))
@@ -353,18 +356,18 @@ def test_many_blocks_large(dtype: type) -> None:
     lengths = rng.choice([1, 2, 6, 7, 10, 12], 3000)
     arr = _cast(np.repeat(values, lengths).tolist(), dtype)
     arr_type = ARR_DTYPES[dtype]
-    assert _numbers._block_table(arr, 20).lo.size > _numbers._FEW_BLOCKS
+    assert _arr._block_table(arr, 20).lo.size > _arr._FEW_BLOCKS
     for mode in (20, 30):
         for sep in (",", ", "):
-            assert _numbers.arr_object(arr, arr_type, mode, sep) == ref.arr_object(
+            assert _arr.arr_object(arr, arr_type, mode, sep) == ref.arr_object(
                 arr, arr_type, mode, sep
             )
 
 
 def test_many_blocks_float32_beyond_exact_positions_uses_the_loop() -> None:
-    table = _numbers._Blocks(np.array([0]), np.array([1]), np.array([False]))
+    table = _arr._Blocks(np.array([0]), np.array([1]), np.array([False]))
     big = np.broadcast_to(np.float32(1), (2**24,))
-    assert _numbers._many_blocks(big, "Float32", table, "{") is None
+    assert _arr._many_blocks(big, "Float32", table, "{") is None
 
 
 @pytest.mark.parametrize("compact", [3, 13, 23, 33, 20])
@@ -420,9 +423,9 @@ def test_plain_int_lists(values: list[int], compact: int) -> None:
 @pytest.mark.parametrize("window", [1, 2, 3, 5, 64])
 def test_strip_windows(window: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """``.0`` is cut wherever the window boundaries fall (long texts go by windows)."""
-    monkeypatch.setattr(_numbers, "_WINDOW", window)
+    monkeypatch.setattr(_orjson_layout, "_WINDOW", window)
     rng = np.random.default_rng(window)
     values = rng.choice([0.0, 1.0, 10.0, 2.5, 1.05, -0.0, 100.5], size=2000)
     text = orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)
     assert len(text) >= 4096
-    assert _numbers._strip_dot_zero(text) == re.sub(rb"\.0(?=[,\]])", b"", text)
+    assert _orjson_layout._strip_dot_zero(text) == re.sub(rb"\.0(?=[,\]])", b"", text)

@@ -22,9 +22,10 @@ import numpy as np
 
 from trioserve.histograms import boost_to_root, is_boost_histogram
 from trioserve.render import _numbers
+from trioserve.render._json_text import key_order
 from trioserve.render.introspect import _is_namedtuple, _is_opaque, is_public_name, typename
 from trioserve.render.introspect import public_members as _public_members
-from trioserve.render.json import MAX_DEPTH, _key_order
+from trioserve.render.json import MAX_DEPTH
 
 __all__ = ["to_tree"]
 
@@ -100,7 +101,7 @@ class _Builder:
         if items is None:
             items = list(_public_members(src).items())
         out: dict[str, Any] = {"_typename": tname}
-        for key, value in _key_order(items):
+        for key, value in key_order(items):
             out[key] = self.build(value, depth + 1)
         return out
 

@@ -27,8 +27,8 @@ from typing import Any
 import cbor2
 import numpy as np
 
+from trioserve.render._numbers import numeric_list
 from trioserve.render._tree import to_tree
-from trioserve.render.json import numeric_list
 
 __all__ = ["TYPED_ARRAY_TAGS", "render_cbor"]
 

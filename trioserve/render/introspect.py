@@ -50,9 +50,10 @@ import enum
 import inspect
 import types
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 from trioserve.histograms import is_boost_histogram
+from trioserve.render._per_type import _by_type, _per_type
 
 __all__ = [
     "get_member",
@@ -144,38 +145,13 @@ def _leaf_uncached(obj: object) -> bool:
 
 
 # These answers depend on the type alone, and a listing asks them several times per item, so
-# they are remembered per type (bounded; a proxy whose __class__ differs from its type is
-# never cached, since isinstance() looks at __class__). A class that gains
-# ``__trioserve_members__`` or new slots after its first rendering keeps its first answer.
+# they are remembered per type (see trioserve.render._per_type, which also says when not).
 _OPAQUE_BY_TYPE: dict[type, bool] = {}
 _LEAF_BY_TYPE: dict[type, bool] = {}
 _FIELDS_BY_TYPE: dict[type, tuple[str, ...]] = {}
 _EXTRA_BY_TYPE: dict[type, tuple[str, ...]] = {}
 _SLOTS_BY_TYPE: dict[type, tuple[str, ...]] = {}
-_TYPE_CACHE_SIZE = 4096
-_T = TypeVar("_T")
-
-
-def _per_type(cache: dict[type, _T], cls: type, compute: Callable[[type], _T]) -> _T:
-    try:
-        return cache[cls]
-    except KeyError:
-        pass
-    answer = compute(cls)
-    if len(cache) < _TYPE_CACHE_SIZE:
-        cache[cls] = answer
-    return answer
-
-
-def _by_type(cache: dict[type, bool], value: object, compute: Callable[[object], bool]) -> bool:
-    cls = type(value)
-    known = cache.get(cls)
-    if known is not None:
-        return known
-    answer = compute(value)
-    if len(cache) < _TYPE_CACHE_SIZE and getattr(value, "__class__", None) is cls:
-        cache[cls] = answer
-    return answer
+_TYPENAME_BY_TYPE: dict[type, tuple[str | None, str]] = {}
 
 
 def _is_namedtuple(obj: object) -> bool:
@@ -269,17 +245,59 @@ def _attr_members(obj: object) -> dict[str, Any]:
 
 def public_members(obj: object) -> dict[str, Any]:
     """Name -> value of every public member of ``obj`` (see the module docstring)."""
+    route = _ROUTE_BY_TYPE.get(type(obj))
+    if route is None:
+        route = _by_type(_ROUTE_BY_TYPE, obj, _members_route)
+    return route(obj)
+
+
+def _members_route(obj: object) -> Callable[[Any], dict[str, Any]]:
+    """Where the members of ``obj`` come from: the type decides (remembered per type)."""
     if is_leaf(obj):
-        return {}
+        return _no_members
     if isinstance(obj, Mapping):
-        out: dict[str, Any] = {}
-        for key, value in list(obj.items()):
-            if is_public_name(key) and not _is_opaque(value):
-                out[key] = value
-        return out
+        return _mapping_members
     if isinstance(obj, (list, tuple)) and not _is_namedtuple(obj):
-        return {str(i): v for i, v in enumerate(obj) if not _is_opaque(v)}
-    return _attr_members(obj)
+        return _sequence_members
+    if dataclasses.is_dataclass(obj) and not _is_namedtuple(obj) and not _extra_names(obj):
+        return _dataclass_members
+    return _attr_members
+
+
+_ROUTE_BY_TYPE: dict[type, Callable[[Any], dict[str, Any]]] = {}
+
+
+def _no_members(obj: object) -> dict[str, Any]:
+    return {}
+
+
+def _mapping_members(obj: Mapping[Any, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in list(obj.items()):
+        if is_public_name(key) and not _is_opaque(value):
+            out[key] = value
+    return out
+
+
+def _sequence_members(obj: list[Any] | tuple[Any, ...]) -> dict[str, Any]:
+    return {str(i): v for i, v in enumerate(obj) if not _is_opaque(v)}
+
+
+def _dataclass_members(obj: object) -> dict[str, Any]:
+    """:func:`_attr_members` for a dataclass without extra names: its fields, read once
+    each (field names are unique, so no name can come twice)."""
+    out: dict[str, Any] = {}
+    opaque = _OPAQUE_BY_TYPE
+    for name in _dataclass_public_fields(type(obj)):
+        value = getattr(obj, name, _MISSING)
+        if value is _MISSING:
+            continue
+        hidden = opaque.get(type(value))
+        if hidden is None:
+            hidden = _is_opaque(value)
+        if not hidden:
+            out[name] = value
+    return out
 
 
 def _parse_index(name: str) -> int | None:
@@ -365,11 +383,19 @@ def public_methods(obj: object) -> dict[str, Any]:
 
 def typename(obj: object) -> str:
     """The ``_typename`` of ``obj`` (see the module docstring)."""
-    cls = type(obj)
-    explicit = getattr(cls, "__trioserve_typename__", None)
-    if isinstance(explicit, str) and explicit:
+    explicit, plain = _per_type(_TYPENAME_BY_TYPE, type(obj), _class_typenames)
+    if explicit is not None:
         return explicit
     if is_boost_histogram(obj) and obj.ndim in (1, 2):  # type: ignore[attr-defined]
         return "TH1D" if obj.ndim == 1 else "TH2D"  # type: ignore[attr-defined]
+    return plain
+
+
+def _class_typenames(cls: type) -> tuple[str | None, str]:
+    """The parts of :func:`typename` read from the class alone: the explicit name (if any)
+    and the name from ``__qualname__``; the boost-histogram check between them looks at the
+    object, so it is not remembered."""
+    explicit = getattr(cls, "__trioserve_typename__", None)
     # classes defined inside functions: drop the "f.<locals>." prefix, keep the class path
-    return cls.__qualname__.rsplit("<locals>.", 1)[-1]
+    plain = cls.__qualname__.rsplit("<locals>.", 1)[-1]
+    return (explicit if isinstance(explicit, str) and explicit else None), plain
