@@ -19,7 +19,15 @@ Rules (FastCGI 1.0 specification, plus what FINDINGS.md measured on real front-e
   still sending input for it, the request becomes DRAINING and its remaining input is
   dropped silently until the empty STDIN record (or a new BEGIN_REQUEST reusing the id).
   Requests we reject at BEGIN_REQUEST start DRAINING right away.
-* ABORT_REQUEST for an id we do not know is ignored: it races with our own END_REQUEST.
+* A request id is *inactive* from our END_REQUEST (or before its BEGIN_REQUEST) until its next
+  BEGIN_REQUEST, and the input-stream records a front-end sends for a request (PARAMS,
+  STDIN, DATA, ABORT_REQUEST) are ignored on an inactive id, as FastCGI 1.0 §3.3 says ("while
+  a request ID R is inactive, the application ignores records with requestId == R, except
+  for FCGI_BEGIN_REQUEST") and flup does: a stray record after a finished KEEP_CONN request
+  (a late ABORT_REQUEST racing our END_REQUEST, the empty DATA record flup's client ends an
+  unused stream with, a front-end's leftover STDIN) costs nothing, not the connection and the
+  requests behind it. A record type no front-end sends, or a malformed one, stays an error
+  on any id (the rules above are checked first).
 
 Per-request transitions (``-`` = no request with that id; "empty" = zero content length)::
 
@@ -27,10 +35,7 @@ Per-request transitions (``-`` = no request with that id; "empty" = zero content
     ---------   --------------------   -------------   ----------------------------------
     -           BEGIN_REQUEST          -> BEGIN         PARAMS (or DRAINING if rejected)
     DRAINING    BEGIN_REQUEST          -> BEGIN         PARAMS (or DRAINING if rejected)
-    -           ABORT_REQUEST          -> IGNORE        -
-    -           DATA (empty)           -> IGNORE        -     (flup's client ends an unused
-                                                               DATA stream after STDIN, which
-                                                               may arrive after our answer)
+    -           PARAMS/STDIN/DATA/ABORT (any) -> IGNORE -   (an inactive id, §3.3)
     PARAMS      PARAMS                 -> ACCUMULATE    PARAMS
     PARAMS      PARAMS (empty)         -> PARAMS_DONE   STDIN          emits Params
     STDIN       STDIN                  -> STDIN         STDIN          emits StdinData
@@ -105,8 +110,11 @@ _ANY = (False, True)
 TRANSITIONS: dict[tuple[RequestState | None, int, bool], tuple[Action, RequestState | None]] = {
     (None, _T.BEGIN_REQUEST, False): (_A.BEGIN, _S.PARAMS),
     (_S.DRAINING, _T.BEGIN_REQUEST, False): (_A.BEGIN, _S.PARAMS),
-    (None, _T.ABORT_REQUEST, True): (_A.IGNORE, None),
-    (None, _T.DATA, True): (_A.IGNORE, None),
+    **{
+        (None, t, e): (_A.IGNORE, None)
+        for t in (_T.PARAMS, _T.STDIN, _T.DATA, _T.ABORT_REQUEST)
+        for e in _ANY
+    },
     (_S.PARAMS, _T.PARAMS, False): (_A.ACCUMULATE, _S.PARAMS),
     (_S.PARAMS, _T.PARAMS, True): (_A.PARAMS_DONE, _S.STDIN),
     (_S.STDIN, _T.STDIN, False): (_A.STDIN, _S.STDIN),

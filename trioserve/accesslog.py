@@ -10,6 +10,21 @@ The format is Apache's ``%h %l %u %t "%r" %>s %b``::
 
     127.0.0.1 - alice [23/Nov/2025:12:45:01 +0000] "GET /h.json HTTP/1.1" 200 1234
 
+Every request whose head arrived complete gets exactly one line, however it ends; the engines
+write it where the outcome is known (after the last byte, at a websocket's upgrade, or where
+the reply was cut). ``%b`` is always the body bytes the socket really took. A reply that did
+not go out whole -- cut by ``write_timeout``, a reset, the shutdown's grace running out, a
+streamed body that failed, a front-end's abort -- is *marked*: the line goes on with Apache's
+``%X`` code for "connection aborted before the response completed" and the reason, quoted
+like the request line::
+
+    127.0.0.1 - - [23/Nov/2025:12:45:01 +0000] "GET /big HTTP/1.1" 200 65536 X "server shutdown"
+
+so the first seven fields stay Common Log Format for every line, and ``grep '" X "'`` finds
+the cut ones. A request that got no answer at all is logged with the status it stands for:
+:data:`CLIENT_CLOSED` (nginx's 499: the client or front-end went away first), 503 (the
+server shut down first) or 500 (the server failed), always with the mark.
+
 Headers are never logged, so neither are credentials.
 """
 
@@ -19,9 +34,12 @@ import logging
 import time
 from datetime import datetime
 
-__all__ = ["ACCESS_LOGGER", "AccessLog", "clf_line", "clf_time"]
+__all__ = ["ACCESS_LOGGER", "CLIENT_CLOSED", "AccessLog", "clf_line", "clf_time"]
 
 ACCESS_LOGGER = "trioserve.access"
+#: the status logged for a request the client (or front-end) left before any answer: nginx's
+#: "client closed request", which log tools know; it is never sent to anyone
+CLIENT_CLOSED = 499
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 #: how many attached file handlers rely on the logger passing INFO through
@@ -51,15 +69,25 @@ def _escape(text: str) -> str:
 
 
 def clf_line(
-    peer: str, user: str | None, when: float, request_line: str, status: int, size: int | None
+    peer: str,
+    user: str | None,
+    when: float,
+    request_line: str,
+    status: int,
+    size: int | None,
+    cut: str | None = None,
 ) -> str:
-    """One Common Log Format line (no newline)."""
+    """One Common Log Format line (no newline); ``cut`` marks a reply that did not go out
+    whole, and says why (see the module docstring)."""
     user_field = _escape(user).replace(" ", "\\x20") if user else "-"
     size_field = str(size) if size else "-"
-    return (
+    line = (
         f'{peer or "-"} - {user_field} {clf_time(when)} "{_escape(request_line)}" '
         f"{status} {size_field}"
     )
+    if cut is not None:
+        line += f' X "{_escape(cut)}"'
+    return line
 
 
 class AccessLog:
@@ -88,11 +116,15 @@ class AccessLog:
         status: int,
         size: int | None,
         when: float | None = None,
+        *,
+        cut: str | None = None,
     ) -> None:
+        """Log one request: ``size`` body bytes sent; ``cut`` is the reason when the reply
+        did not go out whole (None when it did)."""
         if not self.logger.isEnabledFor(logging.INFO):
             return
         line = clf_line(
-            peer, user, time.time() if when is None else when, request_line, status, size
+            peer, user, time.time() if when is None else when, request_line, status, size, cut
         )
         self.logger.info("%s", line, extra={"trioserve_tag": self.tag})
 

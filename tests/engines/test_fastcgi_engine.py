@@ -380,6 +380,32 @@ async def test_response_framing_and_keep_conn(tcp: tuple[str, int]) -> None:
         await client.assert_closed()
 
 
+async def test_stray_records_for_an_inactive_id_keep_the_connection(
+    tcp: tuple[str, int], app: App
+) -> None:
+    """FastCGI 1.0 §3.3 (issue 10, item 10): a stray record for a request id not in use --
+    here a 1-byte STDIN for the id just answered and a 1-byte DATA for an id never used,
+    between two KEEP_CONN requests -- is ignored; both requests are answered on one
+    connection."""
+    client = await RawClient.connect(tcp)
+    with trio.fail_after(TIMEOUT):
+        first = await client.get(1, params_for("/echo.json"), keep_conn=True)
+        assert first.status == 200 and first.end == (0, 0)
+        await client.send(
+            fcgi.encode_record(T.STDIN, 1, b"x")
+            + fcgi.encode_record(T.DATA, 2, b"y")
+            + fcgi.encode_record(T.ABORT_REQUEST, 3)
+        )
+        second = await client.get(1, params_for("/second/echo.json"), keep_conn=True)
+        assert second.status == 200 and second.end == (0, 0)
+        assert second.json()["path"] == "/second/echo.json"
+        # a stray record in the same write as the next request
+        await client.send(fcgi.encode_record(T.STDIN, 1, b"z") + request_bytes(2, params_for("/3")))
+        third = (await client.replies(2))[2]
+        assert third.status == 404 and third.end == (0, 0)
+    assert [c.path for c in app.calls] == ["/echo.json", "/second/echo.json", "/3"]
+
+
 async def test_multiplexed_requests_run_concurrently(tcp: tuple[str, int], app: App) -> None:
     """Request 1 waits for request 2 on the same connection: serial handling would hang."""
     client = await RawClient.connect(tcp)
@@ -441,10 +467,12 @@ async def test_front_end_dropping_the_connection_cancels_its_requests(
 
 @pytest.mark.parametrize(
     ("garbage", "expected_end"),
-    ids=["bad-version", "unknown-id", "impossible-length", "params-too-big"],
+    ids=["bad-version", "unknown-type-on-unknown-id", "impossible-length", "params-too-big"],
     argvalues=[
         (b"\x02" + fcgi.encode_record(T.STDIN, 1)[1:], None),  # bad version
-        (fcgi.encode_record(T.STDIN, 9, b"who?"), None),  # unknown request id
+        # a record type no front-end sends (a STDIN for an unknown id is ignored instead:
+        # test_stray_records_for_an_inactive_id_keep_the_connection)
+        (fcgi.encode_record(42, 9, b"who?"), None),
         (fcgi.encode_record(T.BEGIN_REQUEST, 1, b"\0\1"), None),  # impossible length
         (  # params past the limit: END_REQUEST(OVERLOADED) for that request, then close
             fcgi.encode_begin_request(4, keep_conn=True)

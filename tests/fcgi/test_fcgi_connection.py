@@ -119,6 +119,21 @@ CASES: list[tuple[str, bytes, list[fcgi.Event]]] = [
         ],
     ),
     ("abort for an unknown id is ignored (races our END_REQUEST)", rec(T.ABORT_REQUEST, 5), []),
+    # FastCGI 1.0 §3.3: records for an inactive request id are ignored (issue 10, item 10)
+    ("stdin for an unknown request id is ignored", rec(T.STDIN, 4, b"x"), []),
+    ("params for an unknown request id is ignored", rec(T.PARAMS, 4), []),
+    (
+        "every input record on an inactive id is ignored, then the id begins normally",
+        rec(T.PARAMS, 4, b"\x01\x00A")
+        + rec(T.STDIN, 4)
+        + rec(T.DATA, 4, b"d")
+        + rec(T.DATA, 4)
+        + rec(T.ABORT_REQUEST, 4)
+        + begin(4)
+        + params(4, GET)
+        + rec(T.STDIN, 4),
+        [RequestStarted(4, Role.RESPONDER, False), Params(4, GET), StdinEnd(4)],
+    ),
     (
         "data stream",
         begin(1) + params(1, {}) + rec(T.DATA, 1, b"d") + rec(T.DATA, 1) + rec(T.STDIN, 1),
@@ -147,8 +162,9 @@ def test_event_sequences(wire: bytes, expected: list, drain: Callable) -> None:
 # ---------------------------------------------------------------- protocol errors (table)
 
 ERRORS: list[tuple[str, bytes, str]] = [
-    ("stdin for an unknown request id", rec(T.STDIN, 4, b"x"), "unknown request id"),
-    ("params for an unknown request id", rec(T.PARAMS, 4), "unknown request id"),
+    ("unknown type on an inactive request id", rec(42, 4), "42 .* unknown request id"),
+    ("ABORT with content on an inactive id", rec(T.ABORT_REQUEST, 4, b"x"), "must carry 0"),
+    ("END_REQUEST on an inactive id", rec(T.END_REQUEST, 4, b"\0" * 8), "not sent to an app"),
     ("stdin before params ended", begin(1) + rec(T.STDIN, 1, b"x"), "state PARAMS"),
     ("params after params ended", begin(1) + params(1, {}) + rec(T.PARAMS, 1, b"\0\0"), "STDIN"),
     ("begin for an id in flight", begin(1) + begin(1), "state PARAMS"),
@@ -346,9 +362,55 @@ def test_answer_before_the_body_arrived_drains_the_rest(drain: Callable) -> None
     conn.receive_data(rec(T.STDIN, 1, b"b") + rec(T.ABORT_REQUEST, 1) + rec(T.STDIN, 1))
     assert drain(conn) == []
     assert conn.statistics() == fcgi.ConnectionStatistics(in_flight=0, draining=0, buffered=0)
-    with pytest.raises(fcgi.ProtocolError):  # now the id really is unknown
-        conn.receive_data(rec(T.STDIN, 1, b"c"))
-        drain(conn)
+    # now the id is inactive: a stray record for it is ignored (FastCGI 1.0 §3.3)
+    conn.receive_data(rec(T.STDIN, 1, b"c"))
+    assert drain(conn) == []
+    assert conn.statistics() == fcgi.ConnectionStatistics(in_flight=0, draining=0, buffered=0)
+
+
+@pytest.mark.parametrize(
+    "stray",
+    [
+        rec(T.STDIN, 1, b"x"),
+        rec(T.STDIN, 1),
+        rec(T.DATA, 1, b"x"),
+        rec(T.DATA, 1),
+        rec(T.PARAMS, 1, b"\x01\x00A"),
+        rec(T.PARAMS, 1),
+        rec(T.ABORT_REQUEST, 1),
+        rec(T.STDIN, 1, b"x", 7),  # padded
+    ],
+    ids=["stdin", "stdin-end", "data", "data-end", "params", "params-end", "abort", "padded"],
+)
+def test_stray_record_after_a_finished_keep_conn_request_is_ignored(
+    stray: bytes, drain: Callable, make_request: Callable
+) -> None:
+    """FastCGI 1.0 §3.3: once we sent END_REQUEST the id is inactive and its records are
+    ignored; the connection, and the next request on it, go on (issue 10, item 10)."""
+    conn = fcgi.ServerConnection()
+    conn.receive_data(make_request(1, GET, keep_conn=True))
+    assert drain(conn, end_requests=True)[-1] == StdinEnd(1)
+    assert conn.requests_in_flight == frozenset()
+    conn.receive_data(stray + make_request(1, GET, keep_conn=True) + stray)
+    assert drain(conn, end_requests=True) == [
+        RequestStarted(1, Role.RESPONDER, True),
+        Params(1, GET),
+        StdinEnd(1),
+    ]
+    assert conn.data_to_send() == b""  # ignored means no reply either
+    assert not conn.must_close
+    assert conn.statistics() == fcgi.ConnectionStatistics(in_flight=0, draining=0, buffered=0)
+
+
+def test_the_table_ignores_input_records_on_an_inactive_id() -> None:
+    from fcgi._state import TRANSITIONS, Action
+
+    for rtype in (T.PARAMS, T.STDIN, T.DATA):
+        for empty in (False, True):
+            assert TRANSITIONS[(None, rtype, empty)] == (Action.IGNORE, None)
+    assert TRANSITIONS[(None, T.ABORT_REQUEST, True)] == (Action.IGNORE, None)
+    for rtype in (T.STDOUT, T.STDERR, T.END_REQUEST, T.GET_VALUES, T.UNKNOWN_TYPE):
+        assert (None, rtype, False) not in TRANSITIONS
 
 
 def test_aborted_request_is_still_ended(drain: Callable) -> None:
@@ -405,6 +467,38 @@ def test_any_chunking_gives_the_same_events(
     conn.receive_data(b"")
     events += drain(conn)
     assert events == [*expected, ConnectionClosed()]
+
+
+#: records a front-end may send for a request id that is not in use (ids 4..6: the streams
+#: above use 1..3)
+stray_strategy = st.builds(
+    lambda t, rid, body, pad: rec(t, rid, b"" if t == T.ABORT_REQUEST else body, pad),
+    st.sampled_from([T.PARAMS, T.STDIN, T.DATA, T.ABORT_REQUEST]),
+    st.integers(4, 6),
+    st.binary(max_size=20),
+    st.integers(0, 3),
+)
+
+
+@given(requests=st.lists(request_strategy, max_size=3), data=st.data())
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+def test_stray_records_for_inactive_ids_change_nothing(
+    requests: list, data: st.DataObject, drain: Callable
+) -> None:
+    wire, expected = stream_of(requests)
+    records = records_of(wire)
+    strays = data.draw(st.lists(st.tuples(st.integers(0, len(records)), stray_strategy)))
+    parts = [fcgi.encode_record(r.type, r.request_id, r.content) for r in records]
+    for position, stray in sorted(strays, key=lambda item: item[0], reverse=True):
+        parts.insert(position, stray)
+    conn = fcgi.ServerConnection()
+    if parts:  # b"" would mean EOF
+        conn.receive_data(b"".join(parts))
+    events = drain(conn, end_requests=True)
+    conn.receive_data(b"")
+    events += drain(conn)
+    assert events == [*expected, ConnectionClosed()]
+    assert conn.data_to_send() == b""
 
 
 def _run_fuzz(chunks: list[bytes]) -> None:

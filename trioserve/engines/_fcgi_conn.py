@@ -36,7 +36,13 @@ import fcgi
 from trioserve.accesslog import AccessLog
 from trioserve.call import error_response
 from trioserve.engines._fcgi_options import FastcgiOptions
-from trioserve.engines._fcgi_request import ConnectionGone, Request, reply_early, run_request
+from trioserve.engines._fcgi_request import (
+    ConnectionGone,
+    Request,
+    log_unanswered,
+    reply_early,
+    run_request,
+)
 from trioserve.engines._listen import peer_name
 from trioserve.engines.base import EngineContext
 
@@ -159,6 +165,11 @@ class FastcgiConnection:
                     self.peer,
                     len(self.requests),
                 )
+                for request in self.requests.values():
+                    # a request whose params came but whose input never completed had no
+                    # task to log it (a task logs its own request, however it ended)
+                    if not request.answered and request.params:
+                        log_unanswered(self, request, None)
             self._close()
 
     def _close(self) -> None:
@@ -187,11 +198,15 @@ class FastcgiConnection:
         except OSError as exc:  # EPIPE, ECONNRESET, ...: the front-end is gone
             raise ConnectionGone from exc
 
-    async def _write_all(self, data: bytes | bytearray | memoryview) -> None:
+    async def _write_all(
+        self, data: bytes | bytearray | memoryview, request: Request | None = None
+    ) -> None:
         """Write all of ``data``, waiting under the send lock if the socket is full.
 
         While the lock is free nobody is half-way through a record, so a write that the
-        socket takes at once needs neither the lock nor the scheduler.
+        socket takes at once needs neither the lock nor the scheduler. If the write fails
+        after the socket took part of ``data``, ``request.taken`` says how much (the access
+        log counts a cut reply's bytes from it).
         """
         lock = self._send_lock
         if lock is None or not lock.locked():
@@ -202,32 +217,41 @@ class FastcgiConnection:
                 lock = self._send_lock = trio.Lock()
             lock.acquire_nowait()  # free (checked above, no checkpoint since)
             try:
-                await self._write_rest(memoryview(data)[written:])
+                await self._write_rest(memoryview(data), written, request)
             finally:
                 lock.release()
             return
         async with lock:
-            await self._write_rest(memoryview(data))
+            await self._write_rest(memoryview(data), 0, request)
 
-    async def _write_rest(self, view: memoryview) -> None:
-        while True:
-            written = self._write(view)
-            if written == len(view):
-                return
-            view = view[written:]
-            self._waited = True
-            try:
-                await _wait_writable(self.fd)
-            except trio.ClosedResourceError as exc:
-                raise ConnectionGone from exc
+    async def _write_rest(self, data: memoryview, written: int, request: Request | None) -> None:
+        """Write ``data`` from ``written`` on, waiting for room whenever the socket is full."""
+        try:
+            while True:
+                written += self._write(data[written:])
+                if written == len(data):
+                    return
+                self._waited = True
+                try:
+                    await _wait_writable(self.fd)
+                except trio.ClosedResourceError as exc:
+                    raise ConnectionGone from exc
+        except BaseException:
+            if request is not None:
+                request.taken = written
+            raise
 
-    async def send(self, data: bytes | bytearray | memoryview) -> None:
+    async def send(
+        self, data: bytes | bytearray | memoryview, request: Request | None = None
+    ) -> None:
         """Send under the connection's lock; a checkpoint (and a yield) like Trio's
         ``send_all``, so that a big reply lets the other tasks run between its slices."""
         if not data:
             return
+        if request is not None:
+            request.taken = 0
         await trio.lowlevel.checkpoint_if_cancelled()
-        await self._write_all(data)
+        await self._write_all(data, request)
         await trio.lowlevel.cancel_shielded_checkpoint()
 
     async def finish(self, request: Request, data: bytes, app_status: int = 0) -> None:
@@ -236,9 +260,10 @@ class FastcgiConnection:
         No forced yield here: this is the one write of a small reply, and the request's
         task ends right after it.
         """
+        request.taken = 0
         await trio.lowlevel.checkpoint_if_cancelled()
         data += self.conn.end_request(request.rid, app_status)
-        await self._write_all(data)
+        await self._write_all(data, request)
         if self.requests.get(request.rid) is request:  # the id may already be reused
             del self.requests[request.rid]
         self.last_activity = _current_time()

@@ -26,7 +26,14 @@ from trioserve.engines._http_parse import HeadError, RequestHead, check_head
 from trioserve.engines._http_read import Head, read_body, read_head
 from trioserve.engines._http_response import CORS_METHODS, cors_preflight, engine_error
 from trioserve.engines._http_state import ConnectionState
-from trioserve.engines._http_write import Drop, close_connection, fatal, write_response
+from trioserve.engines._http_write import (
+    Drop,
+    UpgradeStream,
+    close_connection,
+    fatal,
+    log_unanswered,
+    write_response,
+)
 from trioserve.errors import RequestError
 
 __all__ = ["DEBUG_TITLE", "Drop", "HttpConnection"]
@@ -113,20 +120,24 @@ class HttpConnection(ConnectionState):
             http_version=version,
         )
         try:
-            response = await self._answer(call, head)
+            response = await self._answer(call, head, request_line)
         except HeadError as error:
             await fatal(self, error, method=method, request_line=request_line, user=call.user)
             return False
-        if response is None:  # the websocket hook owned the connection
-            self.engine.access.log(self.peer, call.user, request_line, 101, None)
+        except BaseException as exc:  # no answer at all: the line says why (once)
+            if not self.websocket:  # an upgrade wrote its own line
+                log_unanswered(self, call.user, request_line, exc)
+            raise
+        if response is None:  # the websocket hook owned the connection (and logged)
             return False
         body_pending = self.fast_head is None and self.h11.their_state is h11.SEND_BODY
         close = response.close or body_pending or self.engine.closing or self.engine.pressure
-        sent = await write_response(self, method, response, close=close)
-        self.engine.access.log(self.peer, call.user, request_line, response.status, sent)
+        await write_response(
+            self, method, response, close=close, user=call.user, request_line=request_line
+        )
         return not close
 
-    async def _answer(self, call: Call, head: RequestHead) -> Response | None:
+    async def _answer(self, call: Call, head: RequestHead, request_line: str) -> Response | None:
         engine = self.engine
         if head.path == "*":
             return Response(status=204, content_type="", headers=[("Allow", CORS_METHODS)])
@@ -157,7 +168,18 @@ class HttpConnection(ConnectionState):
                 return engine_error(404, "not_found", "no websocket handler here")
             if call.method == "GET" and _wants_websocket(call):
                 self.websocket = True
-                await engine.ctx.websocket(call, self.stream, self.h11.trailing_data[0])
+                # the hook's answer is logged as it goes out (at the upgrade); if none does
+                upgrade = UpgradeStream(self, call.user, request_line)
+                try:
+                    await engine.ctx.websocket(call, upgrade, self.h11.trailing_data[0])
+                except BaseException as exc:
+                    if not upgrade.logged:
+                        log_unanswered(self, call.user, request_line, exc)
+                    raise
+                if not upgrade.logged:  # the hook returned without a word
+                    self.engine.access.log(
+                        self.peer, call.user, request_line, 500, 0, cut="no websocket answer"
+                    )
                 return None
         if engine.options.debug:
             return render_debug_page(DEBUG_TITLE, call)
