@@ -21,7 +21,7 @@ __all__ = [
     "parse_server_string",
 ]
 
-_COMMON = {"top", "debug", "thrds", "log", "max_connections"}
+_COMMON = {"top", "debug", "thrds", "log", "max_connections", "max_websockets"}
 _HTTP_LIKE = _COMMON | {
     "loopback",
     "bind",
@@ -32,6 +32,7 @@ _HTTP_LIKE = _COMMON | {
     "auth_file",
     "auth_domain",
     "auth_secret_file",
+    "max_peer_connections",
     "websocket_timeout",
     "websocket_disable",
     "ping_interval",

@@ -20,12 +20,16 @@ __all__ = [
     "DEFAULT_IDLE_TIMEOUT",
     "DEFAULT_MAX_BODY",
     "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_WEBSOCKETS",
     "FastcgiOptions",
 ]
 
 #: largest request body we buffer for one request (413 beyond it)
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 DEFAULT_MAX_CONNECTIONS = 1000
+#: long-poll requests (the websocket emulation) at once: half the connections by default, so
+#: parked polls never hold every connection the front-end opened to us (503 beyond)
+DEFAULT_MAX_WEBSOCKETS = DEFAULT_MAX_CONNECTIONS // 2
 #: seconds a connection with no request in flight may stay silent before we close it;
 #: long, because Apache keeps reused (enablereuse) connections open between requests
 DEFAULT_IDLE_TIMEOUT = 600.0
@@ -42,6 +46,7 @@ class FastcgiOptions:
     max_body: int
     max_params: int
     max_connections: int
+    max_websockets: int
     limiter: trio.CapacityLimiter | None
     socket_mode: int
     idle_timeout: float
@@ -59,12 +64,14 @@ class FastcgiOptions:
             socket_mode = int(mode_text, 8)
         except ValueError:
             raise SpecError(f"socket_mode={mode_text!r} in {spec.text!r} is not octal") from None
+        max_connections = spec.int_option("max_connections", DEFAULT_MAX_CONNECTIONS)
         return cls(
             debug=spec.flag("debug"),
             top_name=spec.options.get("top") or None,
             max_body=spec.int_option("max_body", DEFAULT_MAX_BODY),
             max_params=spec.int_option("max_params", fcgi.DEFAULT_MAX_PARAMS_BYTES),
-            max_connections=spec.int_option("max_connections", DEFAULT_MAX_CONNECTIONS),
+            max_connections=max_connections,
+            max_websockets=spec.int_option("max_websockets", max(max_connections // 2, 1)),
             limiter=limiter,
             socket_mode=socket_mode,
             idle_timeout=spec.float_option("idle_timeout", DEFAULT_IDLE_TIMEOUT),

@@ -20,10 +20,14 @@ __all__ = [
     "DEFAULT_MAX_BODY",
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_HEADER_BYTES",
+    "DEFAULT_MAX_PEER_CONNECTIONS",
     "DEFAULT_MAX_URL_LENGTH",
+    "DEFAULT_MAX_WEBSOCKETS",
     "DEFAULT_SOCKET_MODE",
     "DEFAULT_WRITE_TIMEOUT",
     "HttpOptions",
+    "default_max_peer_connections",
+    "default_max_websockets",
 ]
 
 DEFAULT_MAX_HEADER_BYTES = 16 * 1024
@@ -36,6 +40,27 @@ DEFAULT_WRITE_TIMEOUT = 30.0
 DEFAULT_MAX_CONNECTIONS = 1000
 DEFAULT_GRACE = 2.0
 DEFAULT_SOCKET_MODE = 0o600
+#: slots one client address may hold: all but a tenth, at most 100 less (of 1000: 900)
+PEER_RESERVE_FRACTION = 10
+PEER_RESERVE_MAX = 100
+
+
+def default_max_peer_connections(max_connections: int) -> int:
+    """What one peer may hold by default: ``max_connections`` minus a reserve for the others
+    (a tenth, at most 100). Generous on purpose: a load test or a big page from one host
+    still uses nearly every slot, while even slow requests of one client cannot take them
+    all; idle ones are closed for a newcomer anyway (see :class:`._listen.Slots`)."""
+    reserve = min(max_connections // PEER_RESERVE_FRACTION, PEER_RESERVE_MAX)
+    return max(max_connections - reserve, 1)
+
+
+def default_max_websockets(max_connections: int) -> int:
+    """Websockets and long-poll requests together: half the slots (at least one)."""
+    return max(max_connections // 2, 1)
+
+
+DEFAULT_MAX_PEER_CONNECTIONS = default_max_peer_connections(DEFAULT_MAX_CONNECTIONS)
+DEFAULT_MAX_WEBSOCKETS = default_max_websockets(DEFAULT_MAX_CONNECTIONS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +75,11 @@ class HttpOptions:
     body_timeout: float = DEFAULT_BODY_TIMEOUT
     write_timeout: float = DEFAULT_WRITE_TIMEOUT
     max_connections: int = DEFAULT_MAX_CONNECTIONS
+    #: slots one client address may hold; 0: no per-peer admission (behind a front-end,
+    #: and always on unix sockets, where every client is the same peer)
+    max_peer_connections: int = DEFAULT_MAX_PEER_CONNECTIONS
+    #: websocket sessions and long-poll requests at once (503 beyond)
+    max_websockets: int = DEFAULT_MAX_WEBSOCKETS
     grace: float = DEFAULT_GRACE
     socket_mode: int = DEFAULT_SOCKET_MODE
     debug: bool = False
@@ -80,6 +110,14 @@ class HttpOptions:
             ) from None
         if not 0 <= socket_mode <= 0o777:
             raise SpecError(f"socket_mode={mode_text!r} in {spec.text!r} is out of range")
+        max_connections = positive_int("max_connections", DEFAULT_MAX_CONNECTIONS)
+        max_peer_connections = spec.int_option(
+            "max_peer_connections", default_max_peer_connections(max_connections)
+        )
+        if max_peer_connections < 0:
+            raise SpecError(
+                f"engine option max_peer_connections must be 0 or more in {spec.text!r}"
+            )
         return cls(
             max_header_bytes=positive_int("max_header_bytes", DEFAULT_MAX_HEADER_BYTES),
             max_url_length=positive_int("max_url_length", DEFAULT_MAX_URL_LENGTH),
@@ -88,7 +126,9 @@ class HttpOptions:
             keepalive_timeout=positive_float("keepalive_timeout", DEFAULT_KEEPALIVE_TIMEOUT),
             body_timeout=positive_float("body_timeout", DEFAULT_BODY_TIMEOUT),
             write_timeout=positive_float("write_timeout", DEFAULT_WRITE_TIMEOUT),
-            max_connections=positive_int("max_connections", DEFAULT_MAX_CONNECTIONS),
+            max_connections=max_connections,
+            max_peer_connections=max_peer_connections,
+            max_websockets=positive_int("max_websockets", default_max_websockets(max_connections)),
             grace=spec.float_option("grace", DEFAULT_GRACE),
             socket_mode=socket_mode,
             debug=spec.flag("debug"),

@@ -156,16 +156,44 @@ class ConnectionState:
 
     # -- shutdown and shedding, called by the engine ----------------------------------------
 
-    def shed_if_idle(self, idle_before: float) -> None:
-        """Close a keep-alive connection that has been idle since before ``idle_before``."""
-        if (
-            self.idle is not None
-            and self.scope is not None
-            and self.requests > 0
-            and self.idle_since <= idle_before
-        ):
+    def shed_rank(self, idle_before: float | None) -> tuple[int, float] | None:
+        """How early this connection goes when the engine must free a slot (lower first), or
+        None when it must not: it is in a request, a websocket, or already going.
+
+        Connections already closing (lingering after an error answer) go first; then idle
+        keep-alive connections, the longest idle first (a client retries a request that
+        meets a closed keep-alive connection, RFC 9112 §9.3.1); then those that never sent a
+        byte; then those whose request head is still arriving (nothing was answered yet, so
+        nothing is lost but the client's wait). With ``idle_before`` (the gentle rule, when
+        no client holding fewer slots waits on this one's account) only closing ones and
+        those waiting for a request since before that moment: a connection about to be used
+        is not raced, and one its own client left silent (a spare one opened and never used)
+        does not keep that client's other connections waiting.
+        """
+        scope = self.scope
+        if scope is None or scope.cancel_called or self.in_request or self.websocket:
+            return None
+        if self.dropped:
+            return (0, 0.0)  # answered and closing, lingering: nothing left to lose
+        if self.idle is not None:  # waiting for the first byte of a request
+            if idle_before is not None and self.idle_since > idle_before:
+                return None
+            return (0 if self.requests else 1, self.idle_since)
+        if idle_before is not None:
+            return None
+        return (2, self.accepted_at)
+
+    def shed(self) -> None:
+        """Close this connection to free its slot (only one :meth:`shed_rank` accepts); the
+        reason is what the engine logs when the cancellation ends the connection."""
+        assert self.scope is not None
+        if self.idle is None:
+            self.idle = "closed while its request head arrived (connection limit)"
+        elif self.requests:
             self.idle = "closed while idle (connection limit)"
-            self.scope.cancel()
+        else:
+            self.idle = "closed before its first request (connection limit)"
+        self.scope.cancel()
 
     def shutdown(self, deadline: float) -> None:
         if self.scope is None:

@@ -16,10 +16,19 @@ its decisions written at its top:
 * :mod:`._fcgi_reply` -- :class:`~trioserve.call.Response` → the CGI header block
   (:func:`response_head`);
 * :mod:`._fcgi_options` -- the spec's options and their defaults.
+
+Connections are accepted by the shared loop of :mod:`._listen` (a burst at once: lighttpd
+opens a connection per request), up to ``max_connections``; past it they wait in the kernel
+backlog. Every connection comes from the front-end, so there is no per-peer admission here:
+limiting clients is the front-end's job (see ``docs/deployment.md``). Long-poll requests --
+the websocket emulation JSROOT uses behind a front-end -- are counted against
+``max_websockets`` (half ``max_connections``; 503 beyond), so parked polls cannot hold every
+connection.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from typing import Any
@@ -34,10 +43,11 @@ from trioserve.engines._fcgi_options import (
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_BODY,
     DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_WEBSOCKETS,
     FastcgiOptions,
 )
 from trioserve.engines._fcgi_reply import response_head
-from trioserve.engines._listen import accept_forever, open_listeners
+from trioserve.engines._listen import LongLived, Slots, accept_forever, open_listeners
 from trioserve.engines.base import EngineContext
 from trioserve.spec import EngineSpec
 
@@ -46,6 +56,7 @@ __all__ = [
     "DEFAULT_IDLE_TIMEOUT",
     "DEFAULT_MAX_BODY",
     "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_WEBSOCKETS",
     "app_path",
     "build_call",
     "response_head",
@@ -70,7 +81,8 @@ async def serve_fastcgi(
     """
     options = FastcgiOptions.from_spec(spec)
     listeners, address, socket_file = await open_listeners(spec, socket_mode=options.socket_mode)
-    connections = trio.CapacityLimiter(options.max_connections)
+    slots = Slots(trio.CapacityLimiter(options.max_connections), logger=log)
+    ctx = dataclasses.replace(ctx, handle=LongLived(options.max_websockets).counting(ctx.handle))
     access = AccessLog(spec.options.get("log") or None, tag=spec.text)
     log.info("FastCGI engine listening on %s", address)
     live: set[FastcgiConnection] = set()
@@ -91,7 +103,7 @@ async def serve_fastcgi(
             for one in listeners:
                 nursery.start_soon(
                     functools.partial(
-                        accept_forever, one, nursery, handler, limiter=connections, logger=log
+                        accept_forever, one, nursery, handler, slots=slots, logger=log
                     )
                 )
             nursery.start_soon(_close_idle_connections, live, options.idle_timeout)

@@ -28,9 +28,14 @@ header_timeout         10 s: a whole request head; then 408 (if anything arrived
 keepalive_timeout      30 s: idle time between requests on a connection
 body_timeout           30 s: silence while a request body is being received (408 and close)
 write_timeout          30 s: no progress writing to the client; the connection is dropped
-max_connections        1000: extra clients wait in the listen backlog (no 503); while they
-                       wait, responses carry ``Connection: close`` and keep-alive
-                       connections idle for 0.5 s are closed, so slots turn over
+max_connections        1000: connections at once; extra clients wait (no 503); while they
+                       wait, responses carry ``Connection: close`` and connections waiting
+                       for a request are closed to let them in (see below)
+max_peer_connections   900 (``max_connections`` less a tenth, at most 100 less): slots one
+                       client address (an IPv6 /64) may hold; 0 turns per-peer admission
+                       off (behind a front-end); always off on unix sockets
+max_websockets         500 (half ``max_connections``): websocket sessions and long-poll
+                       requests at once; beyond it an upgrade or long-poll request gets 503
 grace                  2 s: on shutdown, time in-flight requests get to finish
 socket_mode            0600 (octal): mode of the unix socket file
 debug, top, log        echo page; top name for calls; ``log=FILE`` access log (CLF)
@@ -51,6 +56,15 @@ until it returns (it does the handshake and validation); the engine then closes 
 is cancelled when the engine shuts down, so it should send its close frame from a shielded,
 time-bounded scope. Without a hook the request gets a 404 JSON answer.
 
+Who gets a connection slot (:class:`._listen.Slots` has the rules): a client may use every
+slot up to ``max_peer_connections`` while nobody else needs them; when another client waits,
+the slot goes to the client holding the fewest, and the client holding the most loses a
+connection that is not in a request (idle keep-alive first; then one that never sent a
+byte; then a head still arriving). Connections are accepted as they come, so one client's
+queue in the kernel backlog hides nobody; at most :data:`._listen.WAITING_ROOM` wait, the
+biggest client's newest one is closed beyond that. Websockets and long-polls hold slots for
+minutes and cannot be closed for room, hence their own cap, ``max_websockets``.
+
 Shutdown (cancelling the engine's scope): listeners close and the unix socket file is removed
 first; connections waiting for a request close at once; requests in progress get ``grace``
 seconds to complete, then are cancelled. EMFILE-type accept errors are logged and retried.
@@ -58,8 +72,10 @@ seconds to complete, then are cancelled. EMFILE-type accept errors are logged an
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from functools import partial
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -73,17 +89,27 @@ from trioserve.engines._http_options import (
     DEFAULT_MAX_BODY,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_PEER_CONNECTIONS,
     DEFAULT_MAX_URL_LENGTH,
+    DEFAULT_MAX_WEBSOCKETS,
     DEFAULT_SOCKET_MODE,
     DEFAULT_WRITE_TIMEOUT,
     HttpOptions,
 )
+from trioserve.engines._http_response import engine_error, raw_response_bytes
 from trioserve.engines._listen import (
+    TOO_MANY_LONG_LIVED,
+    LongLived,
+    Slots,
     accept_forever,
     open_listeners,
+    peer_key,
 )
-from trioserve.engines.base import Authenticator, EngineContext
+from trioserve.engines.base import Authenticator, EngineContext, WebSocketHook
 from trioserve.spec import EngineSpec
+
+if TYPE_CHECKING:
+    from trioserve.call import Call
 
 __all__ = [
     "DEFAULT_BODY_TIMEOUT",
@@ -93,7 +119,9 @@ __all__ = [
     "DEFAULT_MAX_BODY",
     "DEFAULT_MAX_CONNECTIONS",
     "DEFAULT_MAX_HEADER_BYTES",
+    "DEFAULT_MAX_PEER_CONNECTIONS",
     "DEFAULT_MAX_URL_LENGTH",
+    "DEFAULT_MAX_WEBSOCKETS",
     "DEFAULT_SOCKET_MODE",
     "DEFAULT_WRITE_TIMEOUT",
     "HttpOptions",
@@ -102,7 +130,8 @@ __all__ = [
 
 log = logging.getLogger("trioserve.http")
 
-#: at the connection cap, keep-alive connections idle at least this long are closed
+#: the gentle rule (see :class:`._listen.Slots`) closes only connections that have waited this
+#: long for a request; shorter, and we would race a client's next request
 SHED_MIN_IDLE = 0.5
 
 
@@ -134,8 +163,7 @@ async def serve_http(
                         listener,
                         nursery,
                         engine.serve_connection,
-                        limiter=engine.limiter,
-                        make_room=engine.make_room,
+                        slots=engine.slots,
                         logger=log,
                     )
                 )
@@ -170,32 +198,80 @@ class _Engine:
         authenticator: Authenticator | None,
         access: AccessLog,
     ) -> None:
-        self.ctx = ctx
         self.spec = spec
         self.options = options
         self.authenticator = authenticator
         self.access = access
         self.name = "socket" if spec.kind == "socket" else "http"
         self.limiter = trio.CapacityLimiter(options.max_connections)
+        # per-peer admission needs peer addresses: on a unix socket every client is "-"
+        per_peer = options.max_peer_connections if spec.path is None else 0
+        self.slots = Slots(
+            self.limiter,
+            per_peer=per_peer or None,
+            pressure=self.set_pressure,
+            shed=self.shed,
+            logger=log,
+        )
+        self.long_lived = LongLived(options.max_websockets)
+        self.ctx = dataclasses.replace(
+            ctx,
+            handle=self.long_lived.counting(ctx.handle),
+            websocket=None if ctx.websocket is None else self._counting(ctx.websocket),
+        )
         self.connections: set[HttpConnection] = set()
+        #: the connections of each peer (:func:`._listen.peer_key`), to shed from one peer
+        self.by_peer: dict[str, set[HttpConnection]] = {}
         self.closing = False
         self.grace_deadline = float("inf")
-        #: the accept loop waits for a free slot: idle keep-alive connections should go
+        #: clients wait for a connection slot: responses close their connection
         self.pressure = False
 
-    def make_room(self, pressure: bool) -> None:
-        """Called by the accept loop while clients wait for a slot (see ``max_connections``).
-
-        Under pressure every response is sent with ``Connection: close`` so slots turn over
-        without racing a client's next request, and keep-alive connections idle for at least
-        :data:`SHED_MIN_IDLE` seconds are closed (clients retry a request that meets a stale
-        keep-alive connection, RFC 9112 §9.3.1).
-        """
+    def set_pressure(self, pressure: bool) -> None:
+        """Called by :class:`._listen.Slots` while clients wait for a slot: every response is
+        sent with ``Connection: close``, so slots turn over without racing a client's next
+        request."""
         self.pressure = pressure
-        if pressure:
-            now = trio.current_time()
-            for connection in list(self.connections):
-                connection.shed_if_idle(now - SHED_MIN_IDLE)
+
+    def shed(self, peer: str | None, gentle: bool) -> bool:
+        """Close one connection of ``peer`` (of anyone when None) that is waiting for a
+        request, the best candidate by :meth:`ConnectionState.shed_rank`; with ``gentle``
+        only one that has waited :data:`SHED_MIN_IDLE` seconds. Return whether one was
+        closed (it frees its slot as soon as its task ends)."""
+        pool = self.connections if peer is None else self.by_peer.get(peer)
+        if not pool:
+            return False
+        idle_before = trio.current_time() - SHED_MIN_IDLE if gentle else None
+        victim: HttpConnection | None = None
+        best: tuple[int, float] | None = None
+        for connection in pool:
+            rank = connection.shed_rank(idle_before)
+            if rank is not None and (best is None or rank < best):
+                victim, best = connection, rank
+        if victim is None:
+            return False
+        victim.shed()
+        return True
+
+    def _counting(self, hook: WebSocketHook) -> WebSocketHook:
+        """The websocket hook, with each session counted against ``max_websockets``; an
+        upgrade beyond it is refused with 503 before any handshake, written on the hook's
+        stream like the websocket layer's own refusals (so it is logged as they are)."""
+        long_lived = self.long_lived
+
+        async def counted(call: Call, stream: trio.abc.Stream, trailing: bytes) -> None:
+            if not long_lived.take():
+                refusal = engine_error(503, "too_many_websockets", TOO_MANY_LONG_LIVED)
+                data = raw_response_bytes(refusal, server=self.ctx.server_header)
+                with trio.move_on_after(self.options.write_timeout):
+                    await stream.send_all(data)
+                return
+            try:
+                await hook(call, stream, trailing)
+            finally:
+                long_lived.release()
+
+        return counted
 
     def begin_shutdown(self) -> None:
         self.closing = True
@@ -205,17 +281,25 @@ class _Engine:
 
     async def serve_connection(self, stream: trio.SocketStream) -> None:
         connection = HttpConnection(self, stream)
+        peer = peer_key(connection.peer)
+        peers = self.by_peer.get(peer)
+        if peers is None:
+            peers = self.by_peer[peer] = set()
         # Shielded so that cancelling the engine does not kill a request mid-response: the
         # engine sets a grace deadline on this scope instead (see begin_shutdown).
         with trio.CancelScope(shield=True) as scope:
             connection.scope = scope
             self.connections.add(connection)
+            peers.add(connection)
             if self.closing:
                 connection.shutdown(self.grace_deadline)
             try:
                 await connection.run()
             finally:
                 self.connections.discard(connection)
+                peers.discard(connection)
+                if not peers and self.by_peer.get(peer) is peers:
+                    del self.by_peer[peer]
                 await trio.aclose_forcefully(stream)
         if scope.cancelled_caught and not connection.dropped:
             if connection.idle is None:
