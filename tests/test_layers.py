@@ -70,6 +70,7 @@ LAYERS: list[tuple[str, ...]] = [
         "trioserve.mime",
         "trioserve.accesslog",
         "trioserve.debugpage",
+        "trioserve._cancellation",
     ),
     (
         "trioserve.call",

@@ -29,6 +29,7 @@ from typing import Protocol
 import trio
 
 import fcgi
+from trioserve._cancellation import only_cancelled
 from trioserve.accesslog import CLIENT_CLOSED, AccessLog
 from trioserve.auth import frontend_user
 from trioserve.call import Call, Response, error_response
@@ -204,7 +205,7 @@ def log_unanswered(
     before its input was complete), with the status it stands for:
     :data:`~trioserve.accesslog.CLIENT_CLOSED` when the front-end went away first, 503 when
     the server shut down first, 500 when it failed (see :mod:`trioserve.accesslog`)."""
-    if exc is None or _is_cancel(exc):
+    if exc is None or only_cancelled(exc):
         status = 503 if connection.shutting_down else CLIENT_CLOSED
         reason = "server shutdown" if connection.shutting_down else "connection closed"
     elif isinstance(exc, ConnectionGone):
@@ -243,17 +244,9 @@ def _log(
 def _cut_reason(connection: Connection, exc: BaseException) -> str:
     if isinstance(exc, ConnectionGone):
         return exc.reason
-    if _is_cancel(exc):
+    if only_cancelled(exc):
         return "server shutdown" if connection.shutting_down else "connection closed"
     return "internal error"
-
-
-def _is_cancel(exc: BaseException) -> bool:
-    if isinstance(exc, trio.Cancelled):
-        return True
-    if isinstance(exc, BaseExceptionGroup):
-        return all(_is_cancel(inner) for inner in exc.exceptions)
-    return False
 
 
 def _body_taken(wire: int, skip: int, size: int) -> int:

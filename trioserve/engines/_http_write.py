@@ -32,6 +32,7 @@ from collections.abc import AsyncIterable
 import h11
 import trio
 
+from trioserve._cancellation import only_cancelled
 from trioserve.accesslog import CLIENT_CLOSED
 from trioserve.call import Response
 from trioserve.engines._http_fast import simple_response_head
@@ -301,7 +302,7 @@ def cut_reason(conn: ConnectionState, exc: BaseException) -> str:
         return exc.reason
     if isinstance(exc, trio.BrokenResourceError | trio.ClosedResourceError):
         return "connection reset by peer"
-    if _is_cancel(exc):
+    if only_cancelled(exc):
         return "server shutdown" if conn.engine.closing else "connection cancelled"
     return "internal error"
 
@@ -314,19 +315,11 @@ def log_unanswered(
     server shut down first, 500 when it failed (see :mod:`trioserve.accesslog`)."""
     if isinstance(exc, Drop | trio.BrokenResourceError | trio.ClosedResourceError):
         status = CLIENT_CLOSED
-    elif _is_cancel(exc):
+    elif only_cancelled(exc):
         status = 503
     else:
         status = 500
     conn.engine.access.log(conn.peer, user, request_line, status, 0, cut=cut_reason(conn, exc))
-
-
-def _is_cancel(exc: BaseException) -> bool:
-    if isinstance(exc, trio.Cancelled):
-        return True
-    if isinstance(exc, BaseExceptionGroup):
-        return all(_is_cancel(inner) for inner in exc.exceptions)
-    return False
 
 
 class UpgradeStream(trio.abc.Stream):

@@ -60,6 +60,7 @@ from wsproto.events import (
     TextMessage,
 )
 
+from trioserve._cancellation import only_cancelled
 from trioserve.ws._conn import _CLOSE, Connection
 from trioserve.ws._handshake import FrameGuard
 from trioserve.ws._sender import Sender
@@ -175,7 +176,7 @@ async def run_websocket(
             nursery.cancel_scope.cancel()
     except BaseException as exc:
         # Cancellation from outside is the server shutting down: say so with 1001.
-        if _is_cancel(exc) and session is not None and not conn._closed.is_set():
+        if only_cancelled(exc) and session is not None and not conn._closed.is_set():
             code, reason = 1001, "server shutting down"
             with trio.CancelScope(shield=True), trio.move_on_after(1.0):
                 try:
@@ -214,14 +215,6 @@ async def _accept(
     await stream.send_all(data)
     assert handshake.connection is not None
     return handshake.connection
-
-
-def _is_cancel(exc: BaseException) -> bool:
-    if isinstance(exc, trio.Cancelled):
-        return True
-    if isinstance(exc, BaseExceptionGroup):
-        return all(_is_cancel(e) for e in exc.exceptions)
-    return False
 
 
 async def _read(session: _Session, data: bytes | bytearray) -> tuple[int, str]:
