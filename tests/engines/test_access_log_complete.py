@@ -26,7 +26,14 @@ from trioserve import Server
 from trioserve.call import Call, Response
 from trioserve.ws import Connection, ConnectRequest, WebSocketHandler
 
-from .test_fastcgi_engine import App, RawClient, params_for, request_bytes, start_engine
+from .test_fastcgi_engine import (
+    App,
+    RawClient,
+    params_for,
+    request_bytes,
+    run_stoppable_engine,
+    start_engine,
+)
 from .test_http_support import connect, request, running
 
 TIMEOUT = 10
@@ -271,22 +278,6 @@ class FcgiApp(App):
         return await super()._answer(call)
 
 
-async def stoppable_fastcgi(
-    nursery: trio.Nursery, spec: str, app: App
-) -> tuple[Any, trio.CancelScope, trio.Event]:
-    scope = trio.CancelScope()
-    stopped = trio.Event()
-
-    async def run(task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
-        with scope:
-            async with trio.open_nursery() as engine:
-                task_status.started(await start_engine(engine, spec, app.handle))
-        stopped.set()
-
-    address = await nursery.start(run)
-    return address, scope, stopped
-
-
 def stdout_content(raw: bytes, rid: int) -> bytes:
     """The STDOUT content of ``rid`` in a (possibly cut) stream of records, the partial last
     record's included."""
@@ -315,7 +306,7 @@ async def test_fastcgi_reply_cut_by_shutdown_is_logged_with_the_bytes_really_sen
 ) -> None:
     log = tmp_path / "access.log"
     app = FcgiApp()
-    address, scope, stopped = await stoppable_fastcgi(
+    address, scope, stopped = await run_stoppable_engine(
         nursery, f"fastcgi:0?log={log}&grace=0.3", app
     )
     client = await RawClient.connect(address)
