@@ -21,7 +21,6 @@ Needs wrk, lighttpd, apache2 (Debian packages).
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sys
 import tempfile
@@ -62,56 +61,9 @@ def start_front(name: str, work: Path, ports: dict[str, int]) -> fe.FrontEnd:
             kind: [(section, {"PREFIX": fe.PREFIX, "BACKEND": f"fcgi://127.0.0.1:{port}/"})]
             for kind, port in ports.items()
         }
-        return apache(work / name, binary, vhosts)
-
-
-def apache(workdir: Path, binary: str, vhosts: dict[str, list[tuple[str, dict]]]) -> fe.FrontEnd:
-    """tests/frontends/harness.apache with Debian's default event MPM sizes (what users
-    run): the test harness's 50 workers are all busy at c=50, and Apache then drops
-    keep-alive connections (wrk read errors, for either backend)."""
-    for sub in ("run", "logs", "htdocs"):
-        (workdir / sub).mkdir(parents=True, exist_ok=True)
-    workdir.chmod(0o755)  # Apache's children run as www-data
-    ports = {name: h.free_port() for name in vhosts}
-    lines = [
-        f'ServerRoot "{workdir}"',
-        f'PidFile "{workdir}/run/apache.pid"',
-        f'DefaultRuntimeDir "{workdir}/run"',
-        f'ErrorLog "{workdir}/logs/apache-error.log"',
-        "LogLevel warn",
-        "ServerName 127.0.0.1",
-        f'DocumentRoot "{workdir}/htdocs"',
-        f"LoadModule mpm_event_module {fe.APACHE_MODULES}/mod_mpm_event.so",
-        f"LoadModule authz_core_module {fe.APACHE_MODULES}/mod_authz_core.so",
-        # /etc/apache2/mods-available/mpm_event.conf on Debian
-        "StartServers 2",
-        "MinSpareThreads 25",
-        "MaxSpareThreads 75",
-        "ThreadLimit 64",
-        "ThreadsPerChild 25",
-        "MaxRequestWorkers 150",
-        "MaxConnectionsPerChild 0",
-    ]
-    if os.geteuid() == 0:  # Apache refuses "User root"
-        lines += ["User www-data", "Group www-data"]
-    lines.append(fe.render(fe.APACHE_SNIPPETS, "modules", MODULES=fe.APACHE_MODULES))
-    for name, parts in vhosts.items():
-        lines.append(f"Listen 127.0.0.1:{ports[name]}")
-        lines.append(f"<VirtualHost 127.0.0.1:{ports[name]}>  # {name}")
-        lines += [fe.render(fe.APACHE_SNIPPETS, section, **values) for section, values in parts]
-        lines.append("</VirtualHost>")
-    config = workdir / "apache.conf"
-    config.write_text("\n".join(lines) + "\n")
-    front = fe.FrontEnd(
-        name="apache",
-        binary=binary,
-        config=config,
-        logs=[workdir / "logs" / "apache-error.log"],
-        ports=ports,
-        argv=[binary, "-f", str(config), "-DFOREGROUND"],
-    )
-    front.start()
-    return front
+        # Debian's MPM sizes: the tests' 50 workers are all busy at c=50, and Apache then
+        # drops keep-alive connections (wrk read errors, for either backend)
+        return fe.apache(work / name, binary, vhosts, mpm=fe.DEBIAN_MPM)
 
 
 def bench_front(
