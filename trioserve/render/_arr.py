@@ -21,9 +21,17 @@ from typing import NamedTuple
 import numpy as np
 
 from trioserve.render._byte_edits import _ranges
-from trioserve.render._numbers import join_numbers, number_bytes
+from trioserve.render._numbers import number_bytes, number_pieces
+from trioserve.render._orjson_layout import Pieces
 
-__all__ = ["BASE64_OK", "MIN_COMPRESS", "arr_blocks", "arr_object", "array_text"]
+__all__ = [
+    "BASE64_OK",
+    "MIN_COMPRESS",
+    "arr_blocks",
+    "arr_object",
+    "array_piece",
+    "array_text",
+]
 
 # JSROOT decodes base64 only into native typed arrays of the *same* element layout; Bool is a
 # plain Array (decoding throws) and Int64/Uint64 land in a Float64Array (bytes misread).
@@ -120,13 +128,37 @@ def array_text(data: np.ndarray, arr_type: str, mode: int, sep: str) -> str:
     N-D arrays are nested lists whose innermost rows are compressed, as ROOT does for
     multi-dimensional members; rows too short to compress leave the whole array plain.
     """
+    piece = array_piece(data, arr_type, mode, sep)
+    return piece if isinstance(piece, str) else b"".join(piece).decode("ascii")
+
+
+def array_piece(data: np.ndarray, arr_type: str, mode: int, sep: str) -> str | Pieces:
+    """:func:`array_text` as the writers produce it: ASCII bytes for the paths that write
+    bytes anyway (plain arrays, one-span and many-block ``$arr`` objects), so a render that
+    ends as bytes never decodes and re-encodes megabytes of numbers."""
     if mode == 0 or data.size == 0:
-        return join_numbers(data, sep)
+        return _plain(data, sep)
     if data.shape[-1] < MIN_COMPRESS and mode != 30:
-        return join_numbers(data, sep)  # (one call for the whole array, not one per row)
+        return _plain(data, sep)  # (one call for the whole array, not one per row)
     if data.ndim > 1:
         return "[" + sep.join([array_text(row, arr_type, mode, sep) for row in data]) + "]"
-    return arr_object(data, arr_type, mode, sep)
+    return _arr_piece(data, arr_type, mode, sep)
+
+
+#: a plain array's bytes are kept as bytes from this size up (smaller: decoded right away,
+#: which is cheaper than carrying a separate piece through the writer)
+_BYTES_FROM = 1 << 15
+
+
+def _plain(data: np.ndarray, sep: str) -> str | Pieces:
+    return _large(number_pieces(data, sep))
+
+
+def _large(pieces: Pieces) -> str | Pieces:
+    """Large texts stay buffers; small ones become ``str`` at once."""
+    if sum(map(len, pieces)) >= _BYTES_FROM:
+        return pieces
+    return b"".join(pieces).decode("ascii")
 
 
 def arr_blocks(arr: np.ndarray, mode: int) -> Iterator[tuple[int | None, np.ndarray, int]]:
@@ -147,14 +179,25 @@ def arr_blocks(arr: np.ndarray, mode: int) -> Iterator[tuple[int | None, np.ndar
 
 def arr_object(arr: np.ndarray, arr_type: str, mode: int, sep: str) -> str:
     """The ``{"$arr":...}`` text of a 1-D numeric array for compression ``mode`` 10/20/30."""
+    piece = _arr_piece(arr, arr_type, mode, sep)
+    return piece if isinstance(piece, str) else b"".join(piece).decode("ascii")
+
+
+def _arr_piece(arr: np.ndarray, arr_type: str, mode: int, sep: str) -> str | Pieces:
     head = f'{{"$arr":"{arr_type}","len":{int(arr.shape[0])}'
     if mode == 30 and arr_type in BASE64_OK:
         members, payload = _base64_members(arr)
         return (head + members).replace(",", sep) + payload
     table = _block_table(arr, 20 if mode == 30 else mode)
     many = _many_blocks(arr, arr_type, table, head) if table.lo.size > _FEW_BLOCKS else None
-    text = many.decode("ascii") if many is not None else _few_blocks(arr, table, head)
-    return text if sep == "," else text.replace(",", sep)
+    piece: str | Pieces = _few_blocks(arr, table, head) if many is None else [many]
+    if isinstance(piece, list):
+        piece = _large(piece)
+    if sep == ",":
+        return piece
+    if isinstance(piece, str):
+        return piece.replace(",", sep)
+    return [b"".join(piece).replace(b",", sep.encode("ascii"))]
 
 
 def _base64_members(arr: np.ndarray) -> tuple[str, str]:
@@ -171,7 +214,7 @@ def _base64_members(arr: np.ndarray) -> tuple[str, str]:
     return f'{offset},"b":', f'"{base64.b64encode(raw).decode("ascii")}"}}'
 
 
-def _few_blocks(arr: np.ndarray, table: _Blocks, head: str) -> str:
+def _few_blocks(arr: np.ndarray, table: _Blocks, head: str) -> str | Pieces:
     """Members of a few blocks, one block at a time, their numbers written in one call.
 
     The values of every block (one for a repeated value or a single element, all of them
@@ -186,7 +229,7 @@ def _few_blocks(arr: np.ndarray, table: _Blocks, head: str) -> str:
         start, end = int(lo[0]), int(hi[0])
         at = f',"p":{start}' if start else ""
         key = f'{head}{at},"v":'.encode("ascii")
-        return b"".join((key, number_bytes(arr[start:end]), b"}")).decode("ascii")
+        return [key, *number_pieces(arr[start:end]), b"}"]
     counts = np.where(scalar, 1, hi - lo)
     raw = number_bytes(arr[_ranges(lo, lo + counts)])
     text = raw.decode("ascii")

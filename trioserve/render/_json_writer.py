@@ -39,6 +39,7 @@ from trioserve.render._members import (
     write_shaped,
 )
 from trioserve.render._numbers import int_list_text, numeric_list
+from trioserve.render._orjson_layout import Pieces
 from trioserve.render._per_type import _by_type
 from trioserve.render.introspect import _is_namedtuple, _is_opaque, public_members, typename
 
@@ -82,8 +83,45 @@ class _Writer:
         self.count = 0
         self.memo: dict[int, tuple[int, Any]] = {}
         self.active: set[int] = set()
-        self.arrays: dict[tuple[str, tuple[int, ...]], list[tuple[bytes, str]]] = {}
+        self.arrays: dict[tuple[str, tuple[int, ...]], list[tuple[bytes, str | Pieces]]] = {}
         self.newlines = _NEWLINES[min(compact.fmt, 2)]
+        #: large arrays' texts as ASCII buffers, each standing at a ``_BIG`` mark in ``out``
+        self.big: list[Pieces] = []
+
+    # -- output ---------------------------------------------------------------------------
+    def put(self, piece: str | Pieces) -> None:
+        """Append an array's text. Large ones come as bytes and stay bytes: ``out`` gets a
+        mark where they go, so the render of a big array is never decoded to ``str`` and
+        encoded back, and ``out`` keeps one entry per piece (``write_object`` edits its
+        entries by position)."""
+        if isinstance(piece, str):
+            self.out.append(piece)
+        else:
+            self.big.append(piece)
+            self.out.append(_BIG)
+
+    def text(self) -> str:
+        """The whole render as ``str``."""
+        text = "".join(self.out)
+        if not self.big:
+            return text
+        parts = text.split(_BIG)
+        pieces = [parts[0]]
+        for big, part in zip(self.big, parts[1:], strict=True):
+            pieces += (b"".join(big).decode("ascii"), part)
+        return "".join(pieces)
+
+    def utf8(self) -> bytes:
+        """The whole render as UTF-8 bytes (what a reply sends)."""
+        raw = "".join(self.out).encode()
+        if not self.big:
+            return raw
+        parts = raw.split(_BIG_BYTES)
+        pieces: Pieces = [parts[0]]
+        for big, part in zip(self.big, parts[1:], strict=True):
+            pieces += big
+            pieces.append(part)
+        return b"".join(pieces)  # the one copy of the large texts
 
     # -- dispatch -------------------------------------------------------------------------
     def write(self, value: Any, level: int, depth: int) -> None:
@@ -304,7 +342,7 @@ class _Writer:
             return
         data, arr_type = view
         if data.size > _SAME_ARRAY_MAX:
-            self.out.append(_arr.array_text(data, arr_type, self.c.arrays, self.sep))
+            self.put(_arr.array_piece(data, arr_type, self.c.arrays, self.sep))
             return
         # the same numbers again in this render (a histogram filled without weights has
         # fSumw2 equal to fArray): the same text, written once. The bytes are a snapshot,
@@ -313,12 +351,12 @@ class _Writer:
         seen = self.arrays.setdefault((data.dtype.str, data.shape), [])
         for other, known in seen:
             if other == raw:
-                self.out.append(known)
+                self.put(known)
                 return
-        text = _arr.array_text(data, arr_type, self.c.arrays, self.sep)
+        text = _arr.array_piece(data, arr_type, self.c.arrays, self.sep)
         if len(seen) < _SAME_ARRAY_CANDIDATES:
             seen.append((raw, text))
-        self.out.append(text)
+        self.put(text)
 
     def write_npscalar(self, value: np.generic, level: int, depth: int) -> None:
         if isinstance(value, np.floating) and value.dtype.itemsize < 8:
@@ -328,6 +366,11 @@ class _Writer:
         else:
             self.write(value.item(), level, depth + 1)
 
+
+#: where a large array's bytes go in ``_Writer.out``: JSON text never holds a raw NUL (strings
+#: escape it as ``\\u0000``), so the mark cannot be confused with rendered text
+_BIG = "\0"
+_BIG_BYTES = _BIG.encode()
 
 _Branch = Callable[[_Writer, Any, int, int], None]
 #: what ``_Writer.write`` does with values of a type (filled by :func:`_branch`)

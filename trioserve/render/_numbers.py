@@ -18,7 +18,7 @@ import numpy as np
 import orjson
 
 from trioserve.render._float_text import fmt_float
-from trioserve.render._orjson_layout import float_bytes
+from trioserve.render._orjson_layout import Pieces, float_pieces
 
 __all__ = [
     "ARR_TYPES",
@@ -26,6 +26,7 @@ __all__ = [
     "int_list_text",
     "join_numbers",
     "number_bytes",
+    "number_pieces",
     "numeric_list",
     "numeric_view",
 ]
@@ -103,12 +104,18 @@ def join_numbers(arr: np.ndarray, sep: str) -> str:
 
 def number_bytes(arr: np.ndarray, sep: str = ",") -> bytes:
     """:func:`join_numbers` as ASCII bytes (what the fast path produces anyway)."""
-    text = _fast_bytes(arr)
-    if text is None:
-        text = _slow_text(arr).encode("ascii")
+    pieces = number_pieces(arr, sep)
+    return pieces[0] if len(pieces) == 1 and isinstance(pieces[0], bytes) else b"".join(pieces)
+
+
+def number_pieces(arr: np.ndarray, sep: str = ",") -> Pieces:
+    """:func:`number_bytes` before its join (see :data:`~._orjson_layout.Pieces`)."""
+    pieces = _fast_pieces(arr)
+    if pieces is None:
+        pieces = [_slow_text(arr).encode("ascii")]
     if sep != ",":
-        text = text.replace(b",", sep.encode("ascii"))
-    return text
+        pieces = [b"".join(pieces).replace(b",", sep.encode("ascii"))]
+    return pieces
 
 
 def _slow_text(arr: np.ndarray) -> str:
@@ -126,17 +133,17 @@ def _slow_text(arr: np.ndarray) -> str:
     return text
 
 
-def _fast_bytes(arr: np.ndarray) -> bytes | None:
+def _fast_pieces(arr: np.ndarray) -> Pieces | None:
     """ROOT-style text of a numeric array through orjson, or None to use the reference."""
     kind = arr.dtype.kind
     if kind == "f":
-        return float_bytes(arr)
+        return float_pieces(arr)
     if kind not in "biu":  # pragma: no cover - numeric_view hands over numbers only
         return None
     if not arr.dtype.isnative:
         arr = arr.astype(arr.dtype.newbyteorder("="))
     try:
-        return orjson.dumps(np.ascontiguousarray(arr), option=_NUMPY)
+        return [orjson.dumps(np.ascontiguousarray(arr), option=_NUMPY)]
     except TypeError:  # pragma: no cover - an integer dtype orjson does not know
         return None
 

@@ -32,11 +32,15 @@ import orjson
 from trioserve.render._byte_edits import _Edits
 from trioserve.render._float_text import fmt_float
 
-__all__ = ["float_bytes"]
+__all__ = ["Pieces", "float_bytes", "float_pieces"]
+
+#: a text as consecutive buffers, joined once where it is sent: every join of a 10^6-float
+#: text is a copy of 20 MB, and a render used to make four of them
+Pieces = list[bytes | memoryview]
 
 _STRIP_DOT_ZERO_BYTES = re.compile(rb"\.0(?=[,\]])")
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY
-_COMMA, _OPEN, _CLOSE, _DOT, _MINUS, _ZERO, _E, _N = b",[].-0en"
+_COMMA, _OPEN, _CLOSE, _DOT, _MINUS, _ZERO, _E = b",[].-0e"
 #: fewer floats than this are written by the reference (numpy's per-call costs would dominate)
 _FEW_FLOATS = 8
 
@@ -101,17 +105,23 @@ _LAYOUTS = {8: _F64, 4: _F32}
 
 def float_bytes(arr: np.ndarray) -> bytes | None:
     """ROOT-style text of a float array through orjson, or None to use the reference."""
+    pieces = float_pieces(arr)
+    return None if pieces is None else b"".join(pieces)
+
+
+def float_pieces(arr: np.ndarray) -> Pieces | None:
+    """:func:`float_bytes` before its one join."""
     layout = _LAYOUTS.get(arr.dtype.itemsize)
     if layout is None or arr.size < _FEW_FLOATS or not _ORJSON_FLOATS_OK:
         return None
     a = np.ascontiguousarray(arr, dtype=layout.dtype)
     if np.isfinite(a).all():  # (isfinite signals nothing, not even for a signalling NaN)
-        return _float_bytes(a, layout, finite=True)
+        return _float_pieces(a, layout, finite=True)
     with np.errstate(invalid="ignore"):  # signalling NaNs are NaNs all the same
-        return _float_bytes(a, layout, finite=False)
+        return _float_pieces(a, layout, finite=False)
 
 
-def _float_bytes(a: np.ndarray, layout: _Layout, finite: bool) -> bytes | None:
+def _float_pieces(a: np.ndarray, layout: _Layout, finite: bool) -> Pieces | None:
     sentinel = b""
     nan = None
     if not finite:
@@ -132,24 +142,28 @@ def _float_bytes(a: np.ndarray, layout: _Layout, finite: bool) -> bytes | None:
         and absa.max(initial=0) < layout.int_max
         and not (np.signbit(a) & (a == 0)).any()  # -0.0 is written "-0"
     ):
-        return orjson.dumps(a.astype(np.int64), option=_NUMPY)
+        return [orjson.dumps(a.astype(np.int64), option=_NUMPY)]
     special = (absa >= layout.tiny) & (absa < layout.small)
     if layout.huge < layout.large:
         special |= (absa >= layout.huge) & (absa < layout.large)
     count = int(np.count_nonzero(special))
+    pieces: Pieces
     if not count:
-        text = orjson.dumps(a, option=_NUMPY)
+        pieces = [orjson.dumps(a, option=_NUMPY)]
     else:
         nulls = count if nan is None else count + int(np.count_nonzero(nan))
         if nulls * _SPARSE <= a.size:
-            text = _write_apart(a, special, nan, layout)
+            pieces = _write_apart(a, special, nan, layout)
         else:
-            text = _relayout(orjson.dumps(a, option=_NUMPY), absa, layout)
+            pieces = [_relayout(orjson.dumps(a, option=_NUMPY), absa, layout)]
+    if not integral.any() and not sentinel:
+        return pieces
+    text = b"".join(pieces)
     if integral.any():
         text = _strip_dot_zero(text)
     if sentinel:
         text = text.replace(sentinel, b"2e308")
-    return text
+    return [text]
 
 
 #: at most one value in this many is written apart (by Python) rather than re-laid out
@@ -158,7 +172,7 @@ _SPARSE = 64
 
 def _write_apart(
     a: np.ndarray, special: np.ndarray, nan: np.ndarray | None, layout: _Layout
-) -> bytes:
+) -> Pieces:
     """orjson's text with the few ``special`` values written by :func:`fmt_float` instead.
 
     They go through orjson as NaN, and the ``null`` texts (located by their 'n', which no
@@ -172,20 +186,19 @@ def _write_apart(
         order = iter(texts)
         texts = [next(order) if s else b"null" for s in special[special | nan].tolist()]
     text = orjson.dumps(np.where(special, np.nan, a), option=_NUMPY)
-    parts = []
+    view = memoryview(text)  # (slices of it copy nothing)
+    parts: Pieces = []
     last = 0
-    for at, piece in zip(_find_nulls(text), texts, strict=True):
-        parts.append(text[last:at])
+    find = text.find
+    for piece in texts:
+        # 'n' starts every null and occurs in no number; a one-byte find is a memchr
+        # (searching for b"null" is slow here: its skip table collides with the digits)
+        at = find(b"n", last)
+        parts.append(view[last:at])
         parts.append(piece)
         last = at + 4
-    parts.append(text[last:])
-    return b"".join(parts)
-
-
-def _find_nulls(text: bytes) -> list[int]:
-    """Offsets of the ``null`` texts (``bytes.find`` is slow here: its skip table collides)."""
-    found: list[int] = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == _N).tolist()
-    return found
+    parts.append(view[last:])
+    return parts
 
 
 def _relayout(text: bytes, absa: np.ndarray, layout: _Layout) -> bytes:

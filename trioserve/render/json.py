@@ -63,7 +63,15 @@ from trioserve.render._json_text import fmt_str
 from trioserve.render._json_writer import MAX_DEPTH, Compact, _Writer
 from trioserve.render._numbers import numeric_list
 
-__all__ = ["MAX_DEPTH", "Compact", "fmt_str", "numeric_list", "parse_compact", "render_json"]
+__all__ = [
+    "MAX_DEPTH",
+    "Compact",
+    "fmt_str",
+    "numeric_list",
+    "parse_compact",
+    "render_json",
+    "render_json_bytes",
+]
 
 
 _COMPACTS: dict[int, Compact] = {}
@@ -92,4 +100,12 @@ def render_json(obj: object, compact: int = 0) -> str:
     """``obj`` as ROOT-style JSON text (see the module docstring for every rule)."""
     writer = _Writer(parse_compact(compact))
     writer.write(obj, 0, 0)
-    return "".join(writer.out)
+    return writer.text()
+
+
+def render_json_bytes(obj: object, compact: int = 0) -> bytes:
+    """:func:`render_json` encoded as UTF-8, the way a reply needs it: large arrays are
+    written as bytes and stay bytes (no decode and re-encode of megabytes of numbers)."""
+    writer = _Writer(parse_compact(compact))
+    writer.write(obj, 0, 0)
+    return writer.utf8()

@@ -158,13 +158,13 @@ async def invoke_method(ctx: RequestContext, trace: list[str]) -> Any:
 
 
 async def exe_json(ctx: RequestContext) -> Response:
-    from trioserve.render import render_json
+    from trioserve.render.json import render_json_bytes
 
     compact = ctx.compact()
     async with ctx.server.access.one_pass():
         value = await invoke_method(ctx, [])
-        text = await ctx.run(lambda: render_json(value, compact=compact))
-    return Response(body=text.encode())
+        body = await ctx.run(lambda: render_json_bytes(value, compact=compact))
+    return Response(body=body)
 
 
 async def exe_bin(ctx: RequestContext) -> Response:

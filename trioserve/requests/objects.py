@@ -5,7 +5,8 @@ from __future__ import annotations
 from trioserve.call import Response
 from trioserve.context import RequestContext
 from trioserve.errors import RequestError
-from trioserve.render import render_cbor, render_json, render_xml
+from trioserve.render import render_cbor, render_xml
+from trioserve.render.json import render_json_bytes
 from trioserve.render.introspect import typename
 
 
@@ -18,8 +19,8 @@ def _value(ctx: RequestContext) -> object:
 
 async def root_json(ctx: RequestContext) -> Response:
     compact = ctx.compact()
-    text = await ctx.run(lambda: render_json(_value(ctx), compact=compact))
-    return Response(body=text.encode())
+    body = await ctx.run(lambda: render_json_bytes(_value(ctx), compact=compact))
+    return Response(body=body)
 
 
 async def root_bin(ctx: RequestContext) -> Response:
