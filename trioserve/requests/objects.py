@@ -6,8 +6,8 @@ from trioserve.call import Response
 from trioserve.context import RequestContext
 from trioserve.errors import RequestError
 from trioserve.render import render_cbor, render_xml
-from trioserve.render.json import render_json_bytes
 from trioserve.render.introspect import typename
+from trioserve.render.json import render_json_bytes
 
 
 def _value(ctx: RequestContext) -> object:
