@@ -2,20 +2,22 @@
 front-end to flup, in the same invocation (P3).
 
     python3 benchmarks/fastcgi.py [--duration 10] [--runs 3] [--connections 50]
-                                  [--fronts lighttpd,apache]
+                                  [--fronts lighttpd,apache,nginx]
 
 Two backends (benchmarks/fcgi_backends.py: trioserve's FastCGI engine, and flup's threaded
 WSGIServer with TCP_NODELAY serving the same bytes) and, in front of both, one lighttpd
-(section "fastcgi-tcp" of config/lighttpd-fastcgi.conf) and one Apache (section "proxy" of
-config/apache-fastcgi.conf: mod_proxy_fcgi with enablereuse=on), each with one listening
-port per backend. The sections are rendered by tests/frontends/harness.py from the snippet
-files users copy, so what is measured is what users run (Apache with Debian's default
-event MPM sizes). Backends and front-ends are all on
-the server core, wrk on the other; the CPU column is backend + front-end.
+(section "fastcgi-tcp" of config/lighttpd-fastcgi.conf), one Apache (section "proxy" of
+config/apache-fastcgi.conf: mod_proxy_fcgi with enablereuse=on) and one nginx (sections
+"upstream-tcp" and "location" of config/nginx-fastcgi.conf: an upstream with keepalive,
+fastcgi_keep_conn on), each with one listening port per backend. The sections are rendered
+by tests/frontends/harness.py from the snippet files users copy, so what is measured is
+what users run (Apache with Debian's default event MPM sizes, nginx with one worker).
+Backends and front-ends are all on the server core, wrk on the other; the CPU column is
+backend + front-end.
 
 lighttpd opens a new FastCGI connection per request (it never reuses them), so its table
-measures connection set-up + one request; Apache keeps connections open (KEEP_CONN).
-Needs wrk, lighttpd, apache2 (Debian packages).
+measures connection set-up + one request; Apache and nginx keep connections open
+(KEEP_CONN). Needs wrk, lighttpd, apache2, nginx (Debian packages; nginx-light will do).
 """
 
 from __future__ import annotations
@@ -34,8 +36,11 @@ from tests.frontends import harness as fe  # the config rendering the tests use
 
 PATH = fe.PREFIX + "/Objects/obj/root.json"
 BACKENDS = ("trioserve", "flup")
-#: flup's thread pool behind Apache's reused connections (its default starves there)
-FLUP_SPARE_BEHIND_APACHE = 200
+#: flup's thread pool behind reused connections, Apache's and nginx's (its default
+#: starves there: each held connection holds one of its threads)
+FLUP_SPARE_BEHIND_REUSE = 200
+#: the front-ends that keep FastCGI connections open between requests
+REUSING = ("apache", "nginx")
 FRONTS = {  # name -> (binary, title, snippet section, goal)
     "lighttpd": ("lighttpd", "P3 lighttpd → FastCGI", "fastcgi-tcp", "trioserve ÷ flup ≥ 2"),
     "apache": (
@@ -44,6 +49,17 @@ FRONTS = {  # name -> (binary, title, snippet section, goal)
         "proxy",
         "trioserve ÷ flup ≥ 2",
     ),
+    "nginx": (
+        "nginx",
+        "P3 nginx → FastCGI (upstream keepalive, fastcgi_keep_conn on)",
+        "location",
+        "trioserve ÷ flup ≥ 2",
+    ),
+}
+SNIPPETS = {
+    "lighttpd": fe.LIGHTTPD_SNIPPETS,
+    "apache": fe.APACHE_SNIPPETS,
+    "nginx": fe.NGINX_SNIPPETS,
 }
 
 
@@ -57,6 +73,16 @@ def start_front(name: str, work: Path, ports: dict[str, int]) -> fe.FrontEnd:
                 for kind, port in ports.items()
             }
             return fe.lighttpd(work / name, binary, hosts)
+        if name == "nginx":
+            common = {"PREFIX": fe.PREFIX, "PREFIX_RE": fe.PREFIX_RE}
+            servers = {
+                kind: [
+                    ("upstream-tcp", {"UPSTREAM": kind, "HOST": "127.0.0.1", "PORT": port}),
+                    (section, {**common, "UPSTREAM": kind}),
+                ]
+                for kind, port in ports.items()
+            }
+            return fe.nginx(work / name, binary, fe.nginx_params_file(binary), servers)
         vhosts = {
             kind: [(section, {"PREFIX": fe.PREFIX, "BACKEND": f"fcgi://127.0.0.1:{port}/"})]
             for kind, port in ports.items()
@@ -100,7 +126,10 @@ def bench_front(
                 h.wrk(argv(row, args.warmup), (), args.warmup)
 
         h.measure_interleaved(rows, args.runs, one, warmup)
-        snippets = "apache-fastcgi.conf" if name == "apache" else "lighttpd-fastcgi.conf"
+        snippets = SNIPPETS[name].name
+        used = (
+            f"sections 'upstream-tcp' + {section!r}" if name == "nginx" else f"section {section!r}"
+        )
         h.print_table(
             title,
             rows,
@@ -109,8 +138,9 @@ def bench_front(
             goal=goal,
             notes=[
                 f"front-end ({h.FRONT_PINNING}): {' '.join(front.argv)}",
-                f"  config: section {section!r} of config/{snippets}, one port per backend"
-                + (", Debian's default event MPM sizes" if name == "apache" else ""),
+                f"  config: {used} of config/{snippets}, one port per backend"
+                + (", Debian's default event MPM sizes" if name == "apache" else "")
+                + (", one worker process" if name == "nginx" else ""),
             ],
         )
     finally:
@@ -120,7 +150,7 @@ def bench_front(
 def main() -> int:
     parser = h.arguments(__doc__)
     parser.add_argument("--connections", type=int, default=50)
-    parser.add_argument("--fronts", default="lighttpd,apache")
+    parser.add_argument("--fronts", default="lighttpd,apache,nginx")
     args = parser.parse_args()
     if h.require("wrk"):
         print("wrk is not installed (apt-get install wrk)")
@@ -142,8 +172,8 @@ def main() -> int:
                 for kind in BACKENDS:
                     port = h.free_port()
                     argv = [h.PYTHON, str(h.HERE / "fcgi_backends.py"), kind, str(port)]
-                    if kind == "flup" and name == "apache":
-                        argv.append(str(FLUP_SPARE_BEHIND_APACHE))
+                    if kind == "flup" and name in REUSING:
+                        argv.append(str(FLUP_SPARE_BEHIND_REUSE))
                     proc = h.start(kind, argv, port=port, ready_line=True, cwd=h.HERE)
                     started.append(proc)
                     backends[kind] = proc

@@ -1,4 +1,4 @@
-"""The trioserve process the front-end tests put behind Apache and lighttpd.
+"""The trioserve process the front-end tests put behind Apache, lighttpd and nginx.
 
 Run as ``python -m tests.frontends.backend WORKDIR [--top NAME]``: it serves the same
 server on a direct HTTP engine (the reference answers and the call counters, never through
@@ -14,7 +14,11 @@ What it serves, besides the standard tree requests:
 * MissedRequest hooks: ``echo.json`` (method, decoded path, query, user, body length and
   SHA-256, counted per ``tag=``), ``stats.json?tag=T`` (that count, and how many bytes
   ``bigstream.bin`` produced for the tag), ``big.bin?size=N`` and ``bigstream.bin?size=N``
-  (a deterministic body as bytes, and streamed in 64 KiB chunks).
+  (a deterministic body as bytes, and streamed in 64 KiB chunks);
+* the websocket handler ``/chat`` (echoes what a client sends), reached through front-ends
+  by its long-poll emulation, and ``longpoll.json?connection=ID[&push=TEXT]`` (whether that
+  connection has a poll parked, after sending it TEXT). Parked polls wait 60 s, longer
+  than any test, so a reply a front-end held back shows as a timeout, not as ``<<nope>>``.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import trio
 
 from tests.conftest import Sample
 from trioserve import Call, Response, Server
+from trioserve import ws as tws
 
 SECRET = "TRIOSERVE-SECRET-OUTSIDE-LOCATION"
 FILE_TEXT = "a file served through the front-end\n"
@@ -54,6 +59,13 @@ class Vault:
     code: int = 4242
 
 
+class Chat(tws.WebSocketHandler):
+    """Sends every message back to the connection it came from."""
+
+    async def on_data(self, conn: tws.Connection, message: str | bytes) -> None:
+        await conn.send(message)
+
+
 def big_body(size: int) -> bytes:
     return (_PATTERN * (size // len(_PATTERN) + 1))[:size]
 
@@ -64,6 +76,8 @@ def make_server(workdir: Path, top: str) -> Server:
     server.register("demo", Marker(), name="été x")
     server.register("private", Vault(), name="vault")
     server.restrict("private", "visible=user")
+    server.register("/", Chat("chat"))
+    tws.configure(server, poll_timeout=60.0, idle_timeout=120.0)
     files = workdir / "files"
     files.mkdir(parents=True, exist_ok=True)
     (files / "ok.txt").write_text(FILE_TEXT)
@@ -110,6 +124,13 @@ def make_server(workdir: Path, top: str) -> Server:
             return Response(
                 content_type="application/octet-stream", body=chunks(), content_length=size
             )
+        if name == "longpoll.json":
+            session = tws.registry(server).longpolls.sessions.get(int(query["connection"]))
+            if session is None:
+                return Response(status=404, body=b"{}")
+            if "push" in query:
+                await session.conn.send(query["push"])
+            return Response(body=json.dumps({"parked": session.parked}).encode())
         return None
 
     server.on_missed_request(hook)

@@ -1,7 +1,8 @@
-"""Fixtures: trioserve backend processes and real Apache / lighttpd in front of them.
+"""Fixtures: trioserve backend processes and real Apache / lighttpd / nginx in front of them.
 
 Each front-end is started once per test module with every variant as its own virtual host
-(Apache) or socket block (lighttpd), so the whole directory starts a handful of processes.
+(Apache), socket block (lighttpd) or server block (nginx), so the whole directory starts a
+handful of processes.
 When a test fails, the front-ends' error logs and the backend's output are attached to the
 report.
 """
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import require_tool
@@ -117,6 +119,13 @@ def htdigest(workdir: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
+def htpasswd(workdir: Path) -> Path:
+    path = workdir / "htpasswd.txt"
+    harness.write_htpasswd(path, USERS)
+    return path
+
+
+@pytest.fixture(scope="module")
 def backend(workdir: Path) -> Iterator[Backend]:
     running = start_backend(workdir / "backend", "trioserve")
     yield running
@@ -153,6 +162,24 @@ def lighttpd_variants(backend: Backend, htdigest: Path) -> dict[str, list[tuple[
     }
 
 
+def nginx_variants(backend: Backend, htpasswd: Path) -> dict[str, list[tuple[str, dict]]]:
+    host, port = backend.fastcgi
+    common = {"PREFIX": harness.PREFIX, "PREFIX_RE": harness.PREFIX_RE}
+    tcp = ("upstream-tcp", {"UPSTREAM": "trioserve_tcp", "HOST": host, "PORT": port})
+    unix = ("upstream-unix", {"UPSTREAM": "trioserve_unix", "SOCKET": backend.unix})
+    location = {**common, "UPSTREAM": "trioserve_tcp"}
+    basic = {**location, "REALM": harness.REALM, "HTPASSWD": htpasswd}
+    return {
+        "nginx-tcp": [tcp, ("location", location)],
+        "nginx-unix": [unix, ("location", {**common, "UPSTREAM": "trioserve_unix"})],
+        # what most guides write: stock params + split_path_info, no upstream block
+        "nginx-usual": [("usual", {**common, "HOST": host, "PORT": port})],
+        # the whole site, stock params only: no PATH_INFO reaches the engine
+        "nginx-root": [tcp, ("root", {"UPSTREAM": "trioserve_tcp"})],
+        "nginx-basic": [tcp, ("basic", basic)],
+    }
+
+
 @pytest.fixture(scope="module")
 def apache_front(workdir: Path, backend: Backend, htdigest: Path) -> Iterator[harness.FrontEnd]:
     binary = require_tool("apache2", "/usr/sbin/apache2", "httpd")
@@ -165,6 +192,15 @@ def apache_front(workdir: Path, backend: Backend, htdigest: Path) -> Iterator[ha
 def lighttpd_front(workdir: Path, backend: Backend, htdigest: Path) -> Iterator[harness.FrontEnd]:
     binary = require_tool("lighttpd", "/usr/sbin/lighttpd")
     front = harness.lighttpd(workdir / "lighttpd", binary, lighttpd_variants(backend, htdigest))
+    yield front
+    front.stop()
+
+
+@pytest.fixture(scope="module")
+def nginx_front(workdir: Path, backend: Backend, htpasswd: Path) -> Iterator[harness.FrontEnd]:
+    binary = require_tool("nginx", "/usr/sbin/nginx")
+    params = require_tool("fastcgi_params", harness.nginx_params_file(binary))
+    front = harness.nginx(workdir / "nginx", binary, params, nginx_variants(backend, htpasswd))
     yield front
     front.stop()
 
@@ -184,15 +220,28 @@ class Variant:
         return self.name.startswith("apache")
 
     @property
+    def auth(self) -> type[httpx.Auth]:
+        """How this front-end logs users in: nginx has basic authentication only."""
+        return httpx.BasicAuth if self.name == "nginx-basic" else httpx.DigestAuth
+
+    @property
+    def limits_bodies_first(self) -> bool:
+        """The guides' nginx lines keep nginx's own 1 MiB client_max_body_size: nginx, not
+        trioserve, refuses a big body there (our "location" section raises it)."""
+        return self.name == "nginx-usual"
+
+    @property
     def keeps_content_length(self) -> bool:
-        """lighttpd forwards our Content-Length; Apache only with ap_trust_cgilike_cl
-        (our "proxy" section), not with the user guide's bare line (FINDINGS §7)."""
+        """lighttpd and nginx forward our Content-Length; Apache only with
+        ap_trust_cgilike_cl (our "proxy" section), not with the user guide's bare line,
+        where Apache >= 2.4.59 re-frames every reply as chunked."""
         return self.name != "apache-userguide"
 
 
 def variant(request: pytest.FixtureRequest, name: str) -> Variant:
-    front_fixture = "apache_front" if name.startswith("apache") else "lighttpd_front"
+    front_fixture = name.split("-", 1)[0] + "_front"  # apache_front, lighttpd_front, ...
     front: harness.FrontEnd = request.getfixturevalue(front_fixture)
     backend: Backend = request.getfixturevalue("backend")
     port = front.ports[name]
-    return Variant(name, f"http://127.0.0.1:{port}{harness.PREFIX}", port, backend, front)
+    prefix = "" if name == "nginx-root" else harness.PREFIX
+    return Variant(name, f"http://127.0.0.1:{port}{prefix}", port, backend, front)

@@ -1,16 +1,21 @@
-"""Real Apache 2.4 and lighttpd in front of trioserve: config rendering and process control.
+"""Real Apache 2.4, lighttpd and nginx in front of trioserve: config rendering and process
+control.
 
 The front-end configs are rendered from the snippet files users copy (``config/``), never
 written here: the skeleton below only adds what a test run needs (temp paths, free ports,
-the MPM) and wraps each snippet section in a virtual host / socket condition. Front-ends
-run as ordinary foreground processes (no systemd, no apachectl) and are stopped by PID.
-See shared/reference/fastcgi-frontends/FINDINGS.md §1 and §11 for why each step is here.
+the MPM, nginx's temp directories) and wraps each snippet section in a virtual host /
+socket condition / server block. Front-ends run as ordinary foreground processes (no
+systemd, no apachectl, no service) and are stopped by PID. docs/deployment.md says why each
+snippet setting is there.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,8 +27,10 @@ REPO = Path(__file__).resolve().parents[2]
 CONFIG_DIR = REPO / "config"
 APACHE_SNIPPETS = CONFIG_DIR / "apache-fastcgi.conf"
 LIGHTTPD_SNIPPETS = CONFIG_DIR / "lighttpd-fastcgi.conf"
+NGINX_SNIPPETS = CONFIG_DIR / "nginx-fastcgi.conf"
 APACHE_MODULES = "/usr/lib/apache2/modules"
 PREFIX = "/root.app"
+PREFIX_RE = re.escape(PREFIX)  # for nginx's fastcgi_split_path_info: /root\.app
 REALM = "trioserve"
 
 _SECTION = re.compile(r"^# === section: ([\w-]+) ===\s*$", re.MULTILINE)
@@ -249,11 +256,116 @@ def lighttpd(
     return front
 
 
+def nginx_params_file(binary: str) -> str:
+    """The ``fastcgi_params`` file this nginx was packaged with: next to its compiled-in
+    nginx.conf (``nginx -V``, ``--conf-path``; Debian: /etc/nginx/fastcgi_params). The
+    snippets ``include`` it as users' configs do, so the tests use the packaged file, as the
+    Apache tests use Debian's module directory; the caller decides what a missing one means."""
+    info = subprocess.run([binary, "-V"], capture_output=True, text=True, timeout=10).stderr
+    found = re.search(r"--conf-path=(\S+)", info)
+    conf_dir = Path(found.group(1)).parent if found else Path("/etc/nginx")
+    return str(conf_dir / "fastcgi_params")
+
+
+def nginx(
+    workdir: Path,
+    binary: str,
+    params_file: str,
+    servers: dict[str, list[tuple[str, dict[str, object]]]],
+) -> FrontEnd:
+    """An nginx with one ``server`` block per entry of ``servers`` (sections of
+    config/nginx-fastcgi.conf; those named ``upstream-*`` go into the ``http`` block, each
+    distinct one once). Its prefix, temp directories, pid and error log live in ``workdir``;
+    ``params_file`` is copied beside the config, where ``include fastcgi_params`` looks."""
+    for sub in ("run", "logs", "tmp"):
+        (workdir / sub).mkdir(parents=True, exist_ok=True)
+    _shareable(workdir)
+    shutil.copyfile(params_file, workdir / "fastcgi_params")
+    ports = {name: free_port() for name in servers}
+    error_log = workdir / "logs" / "nginx-error.log"
+    upstreams: list[str] = []
+    blocks: list[str] = []
+    for name, parts in servers.items():
+        blocks.append(f"server {{  # {name}\n    listen 127.0.0.1:{ports[name]};")
+        for section, values in parts:
+            text = render(NGINX_SNIPPETS, section, **values)
+            if section.startswith("upstream-"):
+                if text not in upstreams:
+                    upstreams.append(text)
+            else:
+                blocks.append(text)
+        blocks.append("}")
+    tmp = workdir / "tmp"
+    lines = [
+        f"pid {workdir}/run/nginx.pid;",
+        f"error_log {error_log} warn;",
+        "worker_processes 1;",
+        # as root, the workers run as www-data (nginx's compiled-in "nobody" has no group
+        # of that name on Debian); they reach the temp dirs, the socket and the files
+        *(["user www-data www-data;"] if os.geteuid() == 0 else []),
+        "events { worker_connections 512; }",
+        "http {",
+        "access_log off;",
+        "server_tokens off;",
+        *(
+            f"{kind}_temp_path {tmp}/{kind};"
+            for kind in ("client_body", "fastcgi", "proxy", "uwsgi", "scgi")
+        ),
+        *upstreams,
+        *blocks,
+        "}",
+    ]
+    config = workdir / "nginx.conf"
+    config.write_text("\n".join(lines) + "\n")
+    front = FrontEnd(
+        name="nginx",
+        binary=binary,
+        config=config,
+        logs=[error_log],
+        ports=ports,
+        # -e: errors logged before the config is read go there too, not to the built-in path
+        argv=[
+            binary,
+            "-p",
+            str(workdir),
+            "-c",
+            str(config),
+            "-e",
+            str(error_log),
+            "-g",
+            "daemon off;",
+        ],
+    )
+    front.start()
+    return front
+
+
+def write_htpasswd(path: Path, users: dict[str, str]) -> None:
+    """A basic-auth password file made by Apache's ``htpasswd`` tool when it is installed
+    (what nginx's docs tell users to run), else in nginx's ``{SSHA}`` scheme; readable by
+    nginx's workers."""
+    tool = shutil.which("htpasswd")
+    path.unlink(missing_ok=True)
+    for user, password in users.items():
+        if tool:
+            flags = ["-b"] if path.exists() else ["-b", "-c"]
+            subprocess.run(
+                [tool, *flags, str(path), user, password],
+                check=True,
+                capture_output=True,
+                timeout=10,
+            )
+        else:
+            salt = os.urandom(8)
+            digest = hashlib.sha1(password.encode() + salt).digest()
+            with path.open("a") as out:
+                out.write(f"{user}:{{SSHA}}{base64.b64encode(digest + salt).decode()}\n")
+    path.chmod(0o644)
+
+
 def write_htdigest(path: Path, realm: str, users: dict[str, str]) -> None:
     """An htdigest file made by Apache's own ``htdigest`` tool when it is installed (the
     tool users run), else by trioserve's writer in the same format; readable by www-data."""
-    import shutil
-
     tool = shutil.which("htdigest")
     path.unlink(missing_ok=True)
     for user, password in users.items():

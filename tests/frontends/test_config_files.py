@@ -1,4 +1,4 @@
-"""The snippet files in config/ carry the settings FINDINGS.md shows are needed, and every
+"""The snippet files in config/ carry the settings docs/deployment.md explains, and every
 section renders completely. (That they work is what the other tests in this directory prove:
 they run real front-ends on configs rendered from these very files.)"""
 
@@ -23,10 +23,15 @@ ALL_VALUES = {
     "HOST2": "10.0.0.2",
     "PORT2": 9000,
     "SOCKET": "/run/trioserve/app.sock",
+    "UPSTREAM": "trioserve",
+    "PREFIX_RE": harness.PREFIX_RE,
+    "HTPASSWD": "/etc/trioserve/htpasswd",
 }
 
 
-@pytest.mark.parametrize("path", [harness.APACHE_SNIPPETS, harness.LIGHTTPD_SNIPPETS])
+@pytest.mark.parametrize(
+    "path", [harness.APACHE_SNIPPETS, harness.LIGHTTPD_SNIPPETS, harness.NGINX_SNIPPETS]
+)
 def test_every_section_renders_completely(path: object) -> None:
     found = harness.sections(path)  # type: ignore[arg-type]
     assert len(found) >= 4
@@ -49,12 +54,12 @@ def test_apache_sections_have_the_needed_settings() -> None:
     s = {k: _code(v) for k, v in harness.sections(harness.APACHE_SNIPPETS).items()}
     # the user guide's line, untouched
     assert s["userguide"].strip() == 'ProxyPass "@PREFIX@/" "@BACKEND@" enablereuse=on'
-    # FINDINGS §7: keep Content-Length; §8: flush small writes; §3: reuse connections
+    # keep Content-Length; flush small writes; reuse connections
     for name in ("proxy", "balancer"):
         assert "SetEnv ap_trust_cgilike_cl 1" in s[name]
         assert "flushpackets=on" in s[name]
         assert "enablereuse=on" in s[name]
-        assert 'RedirectMatch 301 "^@PREFIX@$" "@PREFIX@/"' in s[name]  # §10.9
+        assert 'RedirectMatch 301 "^@PREFIX@$" "@PREFIX@/"' in s[name]
     assert "ProxyFCGIBackendType GENERIC" in s["generic"]
     for directive in ("AuthType Digest", "AuthDigestProvider file", "Require valid-user"):
         assert directive in s["digest"]
@@ -66,9 +71,42 @@ def test_apache_sections_have_the_needed_settings() -> None:
 def test_lighttpd_sections_have_the_needed_settings() -> None:
     s = {k: _code(v) for k, v in harness.sections(harness.LIGHTTPD_SNIPPETS).items()}
     for name in ("fastcgi-tcp", "fastcgi-unix", "balance"):
-        assert '"check-local" => "disable"' in s[name]  # §10.11: otherwise all 404
-        assert "server.stream-response-body = 2" in s[name]  # §8, §9
-        assert '"@PREFIX@" =>' in s[name]  # no trailing slash (§10.10)
+        assert '"check-local" => "disable"' in s[name]  # otherwise all 404
+        assert "server.stream-response-body = 2" in s[name]  # stream, notice gone clients
+        assert '"@PREFIX@" =>' in s[name]  # no trailing slash
     assert s["modules"].index('"mod_auth"') < s["modules"].index('"mod_fastcgi"')
     assert 'auth.backend = "htdigest"' in s["digest"]
     assert '"method"  => "digest"' in s["digest"]
+
+
+SPLIT = (
+    "include fastcgi_params;",
+    "fastcgi_split_path_info ^(@PREFIX_RE@)(/.*)$;",
+    "fastcgi_param PATH_INFO $fastcgi_path_info;",
+    "fastcgi_param SCRIPT_NAME $fastcgi_script_name;",
+)
+
+
+def test_nginx_sections_have_the_needed_settings() -> None:
+    s = {k: _code(v) for k, v in harness.sections(harness.NGINX_SNIPPETS).items()}
+    for name in ("upstream-tcp", "upstream-unix"):
+        assert "upstream @UPSTREAM@ {" in s[name]
+        assert "keepalive " in s[name]  # idle connections kept for fastcgi_keep_conn
+    assert "server @HOST@:@PORT@;" in s["upstream-tcp"]
+    assert "server unix:@SOCKET@;" in s["upstream-unix"]
+    for name in ("location", "basic", "usual"):
+        assert "location @PREFIX@/ {" in s[name]  # the slash: nginx redirects @PREFIX@ itself
+        for line in SPLIT:
+            assert line in s[name], (name, line)
+    for name in ("location", "basic", "root"):
+        assert "fastcgi_pass @UPSTREAM@;" in s[name]
+        assert "fastcgi_keep_conn on;" in s[name]  # reuse the upstream's connections
+        assert "fastcgi_buffering off;" in s[name]  # stream replies, notice gone clients
+        assert "client_max_body_size 20m;" in s[name]  # above trioserve's 16 MiB max_body
+    # the user from nginx's check, and AUTH_TYPE only where auth_basic guards the location
+    for line in ('auth_basic "@REALM@";', "auth_basic_user_file @HTPASSWD@;"):
+        assert line in s["basic"]
+    assert "fastcgi_param REMOTE_USER $remote_user;" in s["basic"]
+    assert "fastcgi_param AUTH_TYPE Basic;" in s["basic"]
+    assert all("AUTH_TYPE" not in s[name] for name in s if name != "basic")
+    assert "fastcgi_pass @HOST@:@PORT@;" in s["usual"]

@@ -2,12 +2,13 @@
 
 Kept apart from the connection loop because this is where front-end quirks meet the app (which
 param holds the path, which HTTP_* params describe the front-end's own hop, who the user is);
-these are plain functions of the params, tested table-driven against what Apache and lighttpd
-really send (``shared/reference/fastcgi-frontends/FINDINGS.md``). No Trio in here.
+these are plain functions of the params, tested table-driven against what Apache, lighttpd
+and nginx really send (and end to end behind each in ``tests/frontends/``). No Trio in here.
 
 * The in-app path comes from :func:`app_path` (PATH_INFO, else SCRIPT_FILENAME stripped of
-  Apache's ``proxy:fcgi://host:port`` prefix and percent-decoded), which works behind every
-  front-end configuration measured, unlike ROOT's ``PATH_INFO ?: SCRIPT_FILENAME``.
+  Apache's ``proxy:fcgi://host:port`` prefix and percent-decoded, else nginx's DOCUMENT_URI),
+  which works behind every front-end configuration measured, unlike ROOT's
+  ``PATH_INFO ?: SCRIPT_FILENAME``.
 * Params stay a dict; HTTP_* params become lower-case headers. They are never re-serialised
   into ``Name: value`` lines (Apache can deliver a decoded CR/LF inside SCRIPT_NAME).
 """
@@ -27,7 +28,7 @@ _DROPPED_HTTP_PARAMS = frozenset(
     {
         "HTTP_TRANSFER_ENCODING",  # Apache forwards it for chunked uploads; STDIN is de-chunked
         "HTTP_CONTENT_LENGTH",  # lighttpd's copy; we state the real length instead
-        "HTTP_EXPECT",  # Apache already answered 100-continue (FINDINGS §5)
+        "HTTP_EXPECT",  # the front-end already answered 100-continue
         "HTTP_CONNECTION",
         "HTTP_KEEP_ALIVE",
         "HTTP_PROXY",  # httpoxy
@@ -57,17 +58,24 @@ def _remove_dot_segments(path: str) -> str:
 
 
 def app_path(params: Mapping[str, str]) -> tuple[str | None, str]:
-    """``(path inside the app, mount prefix)`` from a request's params (FINDINGS §4.2).
+    """``(path inside the app, mount prefix)`` from a request's params.
 
-    1. ``PATH_INFO`` when present: lighttpd, and Apache with
-       ``SetEnvIf Request_URI "^" proxy-fcgi-pathinfo=unescape`` or ``ProxyFCGISetEnvIf``.
-       It is already decoded; the mount prefix is ``SCRIPT_NAME``.
+    1. ``PATH_INFO`` when present: lighttpd, Apache with
+       ``SetEnvIf Request_URI "^" proxy-fcgi-pathinfo=unescape`` or ``ProxyFCGISetEnvIf``,
+       and nginx with ``fastcgi_split_path_info``. It is already decoded; the mount prefix
+       is ``SCRIPT_NAME``. An empty one from nginx (whose split did not match) counts as
+       absent: see case 4.
     2. ``SCRIPT_FILENAME`` starting ``proxy:`` (Apache's default, "FPM" backend type, TCP
        ``proxy:fcgi://127.0.0.1:9000/x`` and unix ``proxy:fcgi://localhost/x``): the text
        after ``scheme://authority``, percent-decoded (Apache sends it encoded).
     3. ``SCRIPT_FILENAME`` starting ``/`` without ``REDIRECT_STATUS`` (Apache with
        ``ProxyFCGIBackendType GENERIC``): percent-decoded as is.
-    4. Otherwise the request hit the mount point itself without a trailing slash (lighttpd,
+    4. ``DOCUMENT_URI`` (only nginx sends it) without a ``PATH_INFO``: nginx split nothing
+       off (``include fastcgi_params`` alone, or a split regex that did not match, e.g. a
+       URI with a decoded newline), so nothing says where a prefix ends: the whole decoded,
+       normalised URI is the path and the mount is ``""``. Right for a server that mounts
+       us at ``/``; under a prefix the app answers 404 for it -- never a redirect loop.
+    5. Otherwise the request hit the mount point itself without a trailing slash (lighttpd,
        ``/root.app``): ``None``, and the engine redirects to ``SCRIPT_NAME + "/"`` so that
        relative links in pages resolve under the mount point.
 
@@ -75,8 +83,9 @@ def app_path(params: Mapping[str, str]) -> tuple[str | None, str]:
     has dot segments removed (both front-ends normalise already; this is belt and braces).
     """
     script_name = params.get("SCRIPT_NAME", "")
-    if "PATH_INFO" in params:
-        return _remove_dot_segments(params["PATH_INFO"] or "/"), script_name
+    path_info = params.get("PATH_INFO")
+    if path_info or (path_info is not None and "DOCUMENT_URI" not in params):
+        return _remove_dot_segments(path_info or "/"), script_name
     filename = params.get("SCRIPT_FILENAME", "")
     if filename.startswith("proxy:"):
         rest = filename.split("://", 1)[-1]
@@ -84,6 +93,8 @@ def app_path(params: Mapping[str, str]) -> tuple[str | None, str]:
         path = unquote(rest[slash:]) if slash >= 0 else "/"
     elif filename.startswith("/") and "REDIRECT_STATUS" not in params:
         path = unquote(filename)
+    elif "DOCUMENT_URI" in params:
+        return _remove_dot_segments(params["DOCUMENT_URI"] or "/"), ""
     else:
         return None, script_name
     path = _remove_dot_segments(path or "/")
