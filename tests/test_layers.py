@@ -38,17 +38,26 @@ SANS_IO = [
     "trioserve.render.introspect",
     "trioserve.auth.digest",
     "trioserve.ws._handshake",
+    "trioserve.error_page",
+    "trioserve.config",
 ]
 FORBIDDEN = {"socket", "trio", "asyncio", "select", "selectors", "ssl", "anyio"}
 
 #: the only modules that may import the engines or the server: the top of the stack
-TOP = ("trioserve", "trioserve.server", "trioserve.threaded", "trioserve.cli", "trioserve.demo")
+TOP = (
+    "trioserve",
+    "trioserve.server",
+    "trioserve.threaded",
+    "trioserve.cli",
+    "trioserve.launch",
+    "trioserve.demo",
+)
 
 #: the table of docs/architecture.md, top to bottom: a module may import its own row and the
 #: rows below it. A name stands for that module and everything under it.
 LAYERS: list[tuple[str, ...]] = [
     ("trioserve",),  # the package's lazy re-exports
-    ("trioserve.cli", "trioserve.demo", "trioserve.threaded"),
+    ("trioserve.cli", "trioserve.launch", "trioserve.demo", "trioserve.threaded"),
     ("trioserve.server",),
     ("trioserve.engines",),
     ("trioserve.dispatch",),
@@ -70,6 +79,7 @@ LAYERS: list[tuple[str, ...]] = [
         "trioserve.mime",
         "trioserve.accesslog",
         "trioserve.debugpage",
+        "trioserve.error_page",
         "trioserve._cancellation",
     ),
     (
@@ -77,6 +87,8 @@ LAYERS: list[tuple[str, ...]] = [
         "trioserve.spec",
         "trioserve.cors",
         "trioserve.errors",
+        "trioserve.config",
+        "trioserve.startup",
         "trioserve._version",
     ),
     ("fcgi",),

@@ -10,6 +10,7 @@ import trioserve
 def test_public_names() -> None:
     assert sorted(trioserve.__all__) == sorted(
         [
+            "BindError",
             "Call",
             "ConfigError",
             "RegistrationError",
@@ -17,6 +18,7 @@ def test_public_names() -> None:
             "Response",
             "Server",
             "SpecError",
+            "StartupError",
             "Text",
             "ThreadedServer",
             "WebSocketHandler",

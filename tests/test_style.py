@@ -41,6 +41,10 @@ STRICT = [
     "trioserve/histograms",
     "trioserve/commands",
     "trioserve/ws/_handshake.py",
+    "trioserve/error_page.py",
+    "trioserve/config.py",
+    "trioserve/startup.py",
+    "trioserve/errors.py",
 ]
 
 

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from trioserve._version import __version__ as __version__
 from trioserve.call import Call, Response
-from trioserve.errors import ConfigError, RegistrationError, RequestError, SpecError
+from trioserve.errors import (
+    BindError,
+    ConfigError,
+    RegistrationError,
+    RequestError,
+    SpecError,
+    StartupError,
+)
 from trioserve.items import Text
 
 if TYPE_CHECKING:
@@ -27,6 +34,7 @@ if TYPE_CHECKING:
     from trioserve.ws import WebSocketHandler
 
 __all__ = [
+    "BindError",
     "Call",
     "ConfigError",
     "RegistrationError",
@@ -34,6 +42,7 @@ __all__ = [
     "Response",
     "Server",
     "SpecError",
+    "StartupError",
     "Text",
     "ThreadedServer",
     "WebSocketHandler",

@@ -15,6 +15,7 @@ is decided by :mod:`trioserve.cors`, the module the HTTP engine's own preflights
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import inspect
 import logging
@@ -24,6 +25,7 @@ from trioserve.call import NO_CACHE, Call, Response, error_response
 from trioserve.context import Handler, RequestContext, resolve_visible
 from trioserve.cors import CorsDecision, apply_cors, decide, is_preflight
 from trioserve.cors import preflight_response as cors_preflight_response
+from trioserve.error_page import negotiate_error
 from trioserve.errors import RequestError
 from trioserve.files import serve_location
 from trioserve.requests import HANDLERS, NESTED_FORBIDDEN
@@ -129,11 +131,16 @@ class Dispatcher:
     async def _missed(self, ctx: RequestContext) -> Response:
         hook = self.server.missed_request
         if hook is not None:
+            # the hook sees the request as if it came without ``.gz`` (ROOT strips it before
+            # MissedRequest too); the dispatcher gzips whatever it answers
+            call = ctx.call
+            if ctx.gzip:
+                call = dataclasses.replace(call, path=call.path[: -len(".gz")])
             result: Any
             if inspect.iscoroutinefunction(hook):
-                result = await hook(ctx.call)
+                result = await hook(call)
             else:
-                result = await ctx.run(lambda: hook(ctx.call))
+                result = await ctx.run(lambda: hook(call))
                 if inspect.isawaitable(result):
                     result = await result
             if result is not None:
@@ -145,6 +152,8 @@ class Dispatcher:
         return decide(self.server.cors, self.server.cors_credentials, call.header("origin"))
 
     def _finish(self, call: Call, response: Response) -> None:
+        # a browser's navigation gets an error as a page; scripts keep the JSON body
+        negotiate_error(call, response)
         if response.get_header("Cache-Control") is None:
             response.headers.append(("Cache-Control", NO_CACHE))
         if self.server.cors:

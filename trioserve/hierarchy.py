@@ -5,6 +5,14 @@ simply absent, with their subtrees) and writes them in ROOT's exact text layout,
 reads. Item fields set by users are always JSON strings; a few internal values (``_more``)
 are raw JSON. Strings are valid UTF-8 JSON with ``/`` escaped, so ``</script>`` can never
 appear when a page embeds the document.
+
+Members are listed under their item names (:func:`~trioserve.render.introspect.named_members`:
+a dict's ``1`` key, an ``"a/b"`` key made ``a_b``), with ``_realname`` when that differs from
+the original, so that every listed name resolves back. A drawable array or list of numbers
+(:mod:`trioserve.render.arrays`) is ``_more`` and lists one child, its view (``graph`` or
+``hist``), which JSROOT draws. The document's top node carries
+``_noimages: true`` when the server cannot draw pictures (matplotlib, the ``images`` extra, is
+not importable): the UI then offers no PNG view.
 """
 
 from __future__ import annotations
@@ -17,7 +25,9 @@ from typing import Any
 
 from trioserve.histograms import is_boost_histogram
 from trioserve.items import Text
-from trioserve.render.introspect import has_members, public_members, typename
+from trioserve.render.arrays import array_view, is_drawable
+from trioserve.render.image import images_available
+from trioserve.render.introspect import has_members, named_members, typename
 from trioserve.tree import Node
 
 __all__ = ["HNode", "build_hierarchy", "build_item", "dump_json", "dump_xml", "member_node"]
@@ -87,7 +97,7 @@ def node_fields(node: Node, hnode: HNode, *, all_fields: bool) -> None:
             fields.append(("_kind", _quoted_kind(obj)))
     if "_title" not in own:
         fields.append(("_title", quote(node.title)))
-    if obj is not None and not isinstance(obj, Text) and has_members(obj):
+    if obj is not None and not isinstance(obj, Text) and _expandable(obj):
         fields.append(("_more", "true"))
     if all_fields and isinstance(obj, Text):
         hnode.add("value", obj.value)
@@ -95,13 +105,20 @@ def node_fields(node: Node, hnode: HNode, *, all_fields: bool) -> None:
             hnode.add("mathjax", "true")
 
 
-def member_node(name: str, value: Any) -> HNode:
+def member_node(name: str, value: Any, realname: str | None = None) -> HNode:
     hnode = HNode(name=name)
+    if realname is not None:
+        hnode.add("_realname", realname)
     hnode.add("_kind", _kind_of(value))
     hnode.add("_title", "")
-    if has_members(value):
+    if _expandable(value):
         hnode.add("_more", True)
     return hnode
+
+
+def _expandable(value: Any) -> bool:
+    """``_more``: members to list, or a drawable array's view."""
+    return has_members(value) or is_drawable(value)
 
 
 def _children(node: Node, visible: Visible, depth: int | None, path: str = "") -> list[HNode]:
@@ -123,9 +140,16 @@ def _children(node: Node, visible: Visible, depth: int | None, path: str = "") -
 
 
 def _members(value: Any, base: str, visible: Visible) -> list[HNode]:
+    if is_drawable(value):  # its view only: not thousands of numbers (they stay reachable)
+        view = array_view(value)
+        listed: list[tuple[str, str | None, Any]] = []
+        if view is not None:
+            listed.append((view[0], None, view[1]))
+    else:
+        listed = named_members(value)
     return [
-        member_node(name, member)
-        for name, member in public_members(value).items()
+        member_node(name, member, realname)
+        for name, realname, member in listed
         if visible is None or visible(base.rstrip("/") + "/" + name)
     ]
 
@@ -151,6 +175,8 @@ def build_hierarchy(
         for key, field_value in node.fields.items():
             if key.startswith("_"):
                 top.add(key, field_value)
+        if not images_available():
+            top.add("_noimages", True)
         top.children = _children(node, visible, None)
         return top
     path = node.path() + ("/" + "/".join(members) if members else "")
@@ -159,19 +185,29 @@ def build_hierarchy(
     else:
         hnode = HNode(name=node.name)
         node_fields(node, hnode, all_fields=False)
+    if not images_available():
+        hnode.add("_noimages", True)
     if node.is_folder:
         hnode.children = _children(node, visible, None, node.path())
-    elif value is not None and not isinstance(value, Text) and has_members(value):
+    elif value is not None and not isinstance(value, Text) and _expandable(value):
         hnode.children = _members(value, path, visible)
     return hnode
 
 
 def build_item(
-    node: Node, *, members: tuple[str, ...] = (), value: Any = None, top_name: str, user: str | None
+    node: Node,
+    *,
+    members: tuple[str, ...] = (),
+    value: Any = None,
+    top_name: str,
+    user: str | None,
+    top_label: str = "top",
 ) -> HNode:
-    """``item.json``: the node with *all* its fields and no children."""
+    """``item.json`` (and ROOT's ``get.xml``): the node with *all* its fields and no
+    children. ROOT names the top node ``top`` in ``item.json`` and by the top name in
+    ``get.xml`` (``top_label``)."""
     if node.parent is None:
-        top = HNode(name="top")
+        top = HNode(name=top_label)
         top.add("_kind", "ROOT.Session")
         if user is not None:
             top.add("_username", user)

@@ -22,8 +22,16 @@ from trioserve.appthread import AppThreadAccess, DirectAccess, ObjectAccess
 from trioserve.context import MissedRequestHook
 from trioserve.engines import ENGINE_ENTRY_POINTS
 from trioserve.engines.base import EngineContext
-from trioserve.errors import ConfigError, RegistrationError, SpecError
+from trioserve.errors import (
+    BindError,
+    ConfigError,
+    RegistrationError,
+    SpecError,
+    StartupError,
+    TrioserveError,
+)
 from trioserve.spec import EngineSpec, parse_engine_spec, parse_server_string
+from trioserve.startup import bind_error, describe_engine, engine_name
 from trioserve.tree import Node, Tree, normalize_api_path
 
 __all__ = ["MissedRequestHook", "Server"]
@@ -272,7 +280,11 @@ class Server:
         return self._nursery
 
     async def create_engine(self, spec: str | EngineSpec) -> Any:
-        """Start one more engine while the server runs; returns its bound address."""
+        """Start one more engine while the server runs; returns its bound address.
+
+        A failure to listen is a :class:`~trioserve.errors.BindError` (an ``OSError`` too)
+        whose message names the address and says what to do.
+        """
         if self._nursery is None:
             raise ConfigError("create_engine() needs a running server (inside serve())")
         parsed = parse_engine_spec(spec) if isinstance(spec, str) else spec
@@ -282,9 +294,19 @@ class Server:
         if parsed.kind in ("http", "socket"):
             ctx.websocket = self._websocket_options(parsed, ctx.websocket)
             self._apply_engine_server_options(parsed)
-        address = await self._nursery.start(serve_fn, ctx, parsed)
+        try:
+            address = await self._nursery.start(serve_fn, ctx, parsed)
+        except BindError:
+            raise
+        except OSError as exc:
+            raise bind_error(parsed, exc) from exc
         self.engines.append((parsed, address))
-        log.info("%s engine listening on %s", parsed.kind, _describe(address))
+        if parsed.kind == "fastcgi":
+            log.info("fastcgi engine on %s", describe_engine(parsed.kind, address))
+        else:
+            log.info(
+                "%s engine listening on %s", parsed.kind, describe_engine(parsed.kind, address)
+            )
         return address
 
     async def serve(
@@ -296,7 +318,9 @@ class Server:
         """Run every engine of ``spec`` until cancelled.
 
         ``await nursery.start(server.serve, "http:8080;rw")`` returns once all engines are
-        bound (or raises the bind error).
+        bound. Whatever stops the start -- a spec error, a busy port, a missing password
+        file -- is raised as one :class:`~trioserve.errors.StartupError` (never an exception
+        group), its ``__cause__`` the original; see :mod:`trioserve.errors`.
         """
         engines = list(self._spec_engines)
         if spec:
@@ -309,7 +333,7 @@ class Server:
                 self._nursery = nursery
                 try:
                     for engine in engines:
-                        await self.create_engine(engine)
+                        await _start_engine(self, engine)
                     started = True
                     task_status.started(self)
                     await trio.sleep_forever()
@@ -318,10 +342,10 @@ class Server:
                     self.engines.clear()
                     nursery.cancel_scope.cancel()
         except BaseExceptionGroup as group:
-            # a bind error before start-up completed reaches the caller as itself
+            # a failure before start-up completed reaches the caller as itself, its cause kept
             leaves = _leaves(group)
             if not started and len(leaves) == 1 and isinstance(leaves[0], Exception):
-                raise leaves[0] from None
+                raise leaves[0] from leaves[0].__cause__
             raise
 
     @property
@@ -329,15 +353,23 @@ class Server:
         return [address for _, address in self.engines]
 
 
+async def _start_engine(server: Server, engine: EngineSpec) -> None:
+    """One engine of :meth:`Server.serve`: anything but a :class:`StartupError` that stops it
+    becomes one, naming the engine, with the original as ``__cause__``."""
+    try:
+        await server.create_engine(engine)
+    except StartupError:
+        raise
+    except (TrioserveError, ValueError) as exc:
+        raise StartupError(f"{engine_name(engine)}: {exc}") from exc
+    except Exception as exc:
+        raise StartupError(
+            f"{engine_name(engine)} failed to start: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
 def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
     leaves: list[BaseException] = []
     for exc in group.exceptions:
         leaves.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
     return leaves
-
-
-def _describe(address: Any) -> str:
-    if isinstance(address, tuple) and len(address) >= 2:
-        host = address[0]
-        return f"http://{'[' + host + ']' if ':' in host else host}:{address[1]}/"
-    return str(address)

@@ -5,10 +5,18 @@ Pure parsing, no I/O. The whole string is ``;``-separated; tokens that are serve
 ``kind:address?opt&opt=value``. Unlike ROOT, an unknown kind or option is a
 :class:`~trioserve.errors.SpecError` at start instead of being silently ignored, and an
 engine binds loopback unless an address is given.
+
+ROOT's own spec strings still start a server here, with one log line (logger
+``trioserve.spec``) for each part that means nothing in this port: ``basic_sniffer`` (ROOT's
+plain sniffer and private top folder; our tree is always the one you register into),
+``thrd=N`` (a typo ROOT's own test suite carries: civetweb ignores it, ``thrds`` is the
+option), and ``rw``/``ro`` written as *engine* options as in the historical
+``http:8080/none?rw`` (ROOT ignores them there too: read-write is the server token ``;rw``).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from trioserve.errors import SpecError
@@ -63,6 +71,17 @@ _KIND_ALIASES = {
     "fastcgi": "fastcgi",
 }
 _DEFAULT_PORT = {"http": 8080, "fastcgi": 9000}
+
+log = logging.getLogger("trioserve.spec")
+
+#: engine options ROOT's own strings carry that mean nothing here: accepted, logged, dropped
+_IGNORED_OPTIONS = {
+    "thrd": "is not an option (ROOT ignores it too; thrds=N sets worker threads)",
+    "rw": "as an engine option means nothing (nor in ROOT); make the server read-write "
+    "with the server token ';rw'",
+    "ro": "as an engine option means nothing (nor in ROOT); the server is read-only by "
+    "default, or with the server token ';ro'",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +171,9 @@ def parse_engine_spec(text: str) -> EngineSpec:
         )
     address, _, option_text = rest.partition("?")
     options = _parse_options(option_text, text)
+    for name in sorted(set(options) & set(_IGNORED_OPTIONS)):
+        del options[name]
+        log.info("engine spec %r: %s %s; ignored", text, name, _IGNORED_OPTIONS[name])
     unknown = sorted(set(options) - ENGINE_OPTIONS[kind])
     if kind == "fastcgi" and address.startswith("/"):
         pass
@@ -191,7 +213,9 @@ def parse_engine_spec(text: str) -> EngineSpec:
         except ValueError:
             raise SpecError(f"{text!r}: port {port_text!r} is not a number") from None
         if not 0 <= port <= 65535:
-            raise SpecError(f"{text!r}: port {port} is out of range")
+            raise SpecError(
+                f"{text!r}: port {port} is out of range: use 0-65535 (0 picks a free port)"
+            )
     if "loopback" in options:
         host = "127.0.0.1" if ":" not in host else "::1"
     return EngineSpec(kind=kind, host=host, port=port, options=options, text=text)
@@ -219,6 +243,11 @@ def parse_server_string(text: str) -> ServerOptions:
             # ROOT scans gROOT for canvases and files; Python has no such global list, so
             # both are accepted for compatibility and change nothing.
             continue
+        elif token == "basic_sniffer":
+            log.info(
+                "server option basic_sniffer means nothing here (ROOT's plain sniffer): "
+                "the tree serves what you register; ignored"
+            )
         else:
             result.engines.append(parse_engine_spec(token))
     return result

@@ -10,6 +10,11 @@ Item names are sanitised at registration (ROOT does it at scan time): characters
 break URLs or JSON are replaced by ``_`` and a clash among siblings gets ``_0``, ``_1``... The
 original name is kept as the ``_realname`` field. Unlike ROOT, unregistering an object also
 removes its fields, and a duplicate registration of the same object in one folder is refused.
+
+Names that no URL can reach are refused at registration with a :class:`RegistrationError`
+rather than accepted into an item nobody can open: ``.`` and ``..`` (as a name or as a folder
+segment: every HTTP client and front-end folds them away before we see the path) and a name
+with ``/`` (which would read as folders; the folders belong in the path argument).
 """
 
 from __future__ import annotations
@@ -22,7 +27,15 @@ from typing import Any
 
 from trioserve.errors import RegistrationError
 
-__all__ = ["OBJECTS_FOLDER", "Node", "Resolved", "Tree", "normalize_api_path", "sanitize_name"]
+__all__ = [
+    "OBJECTS_FOLDER",
+    "Node",
+    "Resolved",
+    "Tree",
+    "check_name",
+    "normalize_api_path",
+    "sanitize_name",
+]
 
 OBJECTS_FOLDER = "Objects"
 _BAD_CHARS = re.compile(r"[-\s\[\]<>#:&?/'\"\\%]")
@@ -31,6 +44,19 @@ _BAD_CHARS = re.compile(r"[-\s\[\]<>#:&?/'\"\\%]")
 def sanitize_name(name: str) -> str:
     """ROOT's item-name rule, plus ``%`` and all whitespace (they only cause grief in URLs)."""
     return _BAD_CHARS.sub("_", name)
+
+
+def check_name(name: str, what: str = "item name") -> None:
+    """Refuse a name no request path can reach (see the module docstring)."""
+    if name in (".", ".."):
+        raise RegistrationError(
+            f"{what} {name!r} cannot be reached by any URL (clients fold '.' and '..' away)"
+        )
+    if "/" in name:
+        raise RegistrationError(
+            f"{what} {name!r} contains '/': put the folders in the path, as in "
+            "register('hists/sub', obj, name='h')"
+        )
 
 
 def normalize_api_path(path: str) -> list[str]:
@@ -99,6 +125,9 @@ class Tree:
 
     # -- registration -----------------------------------------------------------------
     def _folder(self, segments: list[str], create: bool) -> Node | None:
+        if create:  # all checked first: a refused path leaves no folder half-made
+            for seg in segments:
+                check_name(seg, "folder name")
         node = self.top
         for seg in segments:
             name = sanitize_name(seg)
@@ -131,6 +160,7 @@ class Tree:
             name = _object_name(obj)
         if not name:
             raise RegistrationError("register() needs a name for an object without one")
+        check_name(name)
         with self._lock:
             parent = self._folder(normalize_api_path(folder), create=True)
             assert parent is not None
@@ -160,6 +190,7 @@ class Tree:
         segments = normalize_api_path(path)
         if not segments:
             raise RegistrationError("a command needs a name")
+        check_name(segments[-1], "command name")
         with self._lock:
             parent = self._folder(segments[:-1], create=True)
             assert parent is not None
@@ -268,7 +299,10 @@ class Tree:
             return Resolved(node=node, value=node.obj)
         if not members or node.obj is None or get_member is None:
             return None
-        value = node.obj
+        # a registered histogram's members are ROOT's (fTitle, fXaxis...), then its own
+        from trioserve.histograms import view_of_node
+
+        value = view_of_node(node, get_member)
         for seg in rest:
             if seg in (".", ".."):
                 return None

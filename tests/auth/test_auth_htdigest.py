@@ -234,6 +234,7 @@ def test_main_refuses_bad_names(
 def test_main_with_getpass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     answers = iter(["pw", "pw", "a", "b"])
     monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    monkeypatch.setattr("trioserve.auth.htdigest._has_terminal", lambda: True)
     path = tmp_path / "auth.txt"
     assert main([str(path), "root", "u"]) == 0
     assert parse_htdigest(path.read_text()).ha1("root", "u", "MD5") == ha1("MD5", "u", "root", "pw")
@@ -312,7 +313,7 @@ def test_apache_htdigest_updates_our_file(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_main_leaves_no_temp_file_on_failure(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "auth.txt"
     path.write_text(GUEST_MD5 + "\n")
@@ -321,7 +322,86 @@ def test_main_leaves_no_temp_file_on_failure(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr("os.replace", fail)
-    with pytest.raises(OSError, match="No space"):
-        run_main(monkeypatch, [str(path), "root", "admin", "--password-stdin"], "admin")
+    assert run_main(monkeypatch, [str(path), "root", "admin", "--password-stdin"], "admin") == 2
+    assert capsys.readouterr().err == (
+        f"trioserve htdigest: cannot write {path}: No space left on device\n"
+    )
     assert [p.name for p in tmp_path.iterdir()] == ["auth.txt"]
     assert path.read_text() == GUEST_MD5 + "\n"
+
+
+# ---- one-line errors and --mode, as a real process ------------------------------------------
+
+
+def htdigest(
+    *args: str, stdin: str | None = None, new_session: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """``trioserve htdigest ARGS`` in a new session: no controlling terminal, as under cron,
+    ssh without -t or a provisioning script."""
+    return subprocess.run(
+        [sys.executable, "-m", "trioserve.cli", "htdigest", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        start_new_session=new_session,
+        timeout=60,
+    )
+
+
+def test_command_errors_are_one_line(tmp_path: Path) -> None:
+    missing = tmp_path / "no" / "such" / "dir"
+    cases = [
+        (
+            [str(missing / "auth"), "root", "admin", "--password-stdin"],
+            f"the directory {missing} does not exist: create it first (mkdir -p {missing})",
+        ),
+        (
+            [str(tmp_path), "root", "admin", "--password-stdin"],
+            f"{tmp_path} is a directory: give the path of a file in it, e.g. "
+            f"{tmp_path / 'auth.htdigest'}",
+        ),
+        (
+            [str(tmp_path / "auth"), "root", "admin"],
+            "no terminal to ask for the password: pipe it in with --password-stdin",
+        ),
+        (
+            [str(tmp_path / "auth"), "root", "admin", "--mode", "0999", "--password-stdin"],
+            "--mode 0999 is not an octal file mode such as 0640",
+        ),
+        (
+            [str(tmp_path / "auth"), "root", "a:b", "--password-stdin"],
+            "user must not contain ':' or control characters",
+        ),
+    ]
+    for args, message in cases:
+        result = htdigest(*args, stdin="pw\n")
+        assert (result.returncode, result.stdout, result.stderr) == (
+            2,
+            "",
+            f"trioserve htdigest: {message}\n",
+        ), args
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_unreadable_file_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "auth"
+    path.write_bytes(b"\xff\xfe not text\n")
+    result = htdigest(str(path), "root", "admin", "--password-stdin", stdin="pw\n")
+    assert (result.returncode, result.stderr) == (
+        2,
+        f"trioserve htdigest: cannot read {path}: it is not UTF-8 text\n",
+    )
+
+
+@pytest.mark.parametrize(("args", "mode"), [([], 0o600), (["--mode", "0640"], 0o640)])
+def test_mode_option(tmp_path: Path, args: list[str], mode: int) -> None:
+    path = tmp_path / "auth"
+    result = htdigest(str(path), "root", "admin", "--password-stdin", *args, stdin="admin\n")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert os.stat(path).st_mode & 0o777 == mode
+    assert path.read_text().splitlines()[0] == ADMIN_MD5
+    # an update keeps the mode unless --mode says otherwise
+    assert htdigest(str(path), "root", "guest", "--password-stdin", stdin="\n").returncode == 0
+    assert os.stat(path).st_mode & 0o777 == mode
+    result = htdigest(str(path), "root", "guest", "--delete", "--mode", "644")
+    assert result.returncode == 0 and os.stat(path).st_mode & 0o777 == 0o644

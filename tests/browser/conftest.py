@@ -12,6 +12,9 @@ socket on 127.0.0.1. One server for the session, one browser per test module.
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,6 +28,14 @@ from tests.conftest import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
+DOC_IMAGES = ROOT / "docs" / "img"
+#: set to 1 to (re)write the screenshots docs/ui.md shows, from the tests that take them
+UPDATE_DOC_IMAGES = os.environ.get("TRIOSERVE_UPDATE_DOC_IMAGES") == "1"
+#: how long any single wait may take before the test fails. Every wait in these tests is on
+#: an event (a selector, a condition, a load event), never a sleep, so this is only the guard
+#: against a hang; it is generous because a loaded 2-core machine can be very slow at first
+#: (matplotlib's font cache, Chromium's first start).
+HANG_GUARD_MS = 90_000
 JSROOT_DIR = Path(
     os.environ.get("TRIOSERVE_JSROOT_DIR", ROOT / ".cache" / "jsroot" / "node_modules" / "jsroot")
 )
@@ -206,7 +217,7 @@ class PageLog:
 def page(browser_context: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A fresh tab; a screenshot of it is saved in ``test-artifacts/`` after the test."""
     tab = browser_context.new_page()
-    tab.set_default_timeout(10_000)
+    tab.set_default_timeout(HANG_GUARD_MS)
     log = PageLog()
     tab.on("console", lambda msg: log.errors.append(msg.text) if msg.type == "error" else None)
     tab.on("pageerror", lambda exc: log.errors.append(f"uncaught: {exc}"))
@@ -220,3 +231,86 @@ def page(browser_context: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
             tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
         finally:
             tab.close()
+
+
+def doc_shot(page: Any, name: str, target: Any = None) -> Path:
+    """Screenshot ``target`` (a locator, else the page) as ``test-artifacts/<name>``, and as
+    ``docs/img/<name>`` when ``TRIOSERVE_UPDATE_DOC_IMAGES=1``: the pictures in docs/ui.md
+    come from the same tests that check what they show."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    (target or page).screenshot(path=str(path))
+    if UPDATE_DOC_IMAGES:
+        (DOC_IMAGES / name).write_bytes(path.read_bytes())
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+#: a program serving the demo, run as its own process: what a user's DAQ program is
+SERVER_PROGRAM = """
+import sys
+import trio
+from trioserve.demo import build_demo, update_forever
+from trioserve.server import Server
+
+async def main() -> None:
+    server = Server(top_name="demo")
+    demo = build_demo(server)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(update_forever, demo)
+        await nursery.start(server.serve, sys.argv[1])
+        print("ready", flush=True)
+
+trio.run(main)
+"""
+
+
+@dataclass
+class ServerProcess:
+    """The demo in a real server process on a fixed port, to be killed and started again.
+
+    ``prelude`` runs before anything is imported (``sys.modules["matplotlib"] = None`` makes
+    a machine without the images extra)."""
+
+    port: int
+    prelude: str = ""
+    process: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def start(self) -> None:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                self.prelude + "\n" + SERVER_PROGRAM,
+                f"http:127.0.0.1:{self.port}",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()  # "ready", or EOF when the program died
+        if line.strip() != "ready":
+            self.kill()
+            raise RuntimeError(f"the server process did not start on port {self.port}")
+
+    def kill(self) -> None:
+        """The program dies (SIGKILL: no goodbye to the connections)."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+            self.process = None

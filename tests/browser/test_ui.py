@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from tests.browser.conftest import (
+    HANG_GUARD_MS,
     MANY,
     SCRIPT_COMMENT,
     XSS_NAME,
@@ -54,6 +57,14 @@ def canvas_coloured_pixels(page: Any, selector: str) -> int:
                   }
                   return n; }""",
     )
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    """Poll ``condition`` (the hang guard is the only limit)."""
+    deadline = time.monotonic() + HANG_GUARD_MS / 1000
+    while not condition():
+        assert time.monotonic() < deadline, "condition never became true"
+        time.sleep(0.02)
 
 
 def test_tree_expands_and_histograms_are_drawn(page: Any, live_server: LiveServer) -> None:
@@ -113,7 +124,10 @@ def test_monitoring_toggle_refreshes_displayed_items(page: Any, live_server: Liv
     value = frame(page, "Objects/live/counter/value").locator(".scalar-value")
     value.wait_for()
     first = int(value.inner_text())
-    page.wait_for_timeout(800)  # the demo counts 10 times a second; the page must not follow
+    # the demo counts 10 times a second; wait until the server's counter has moved on by
+    # several ticks (an event, not a time budget): the page must not have followed
+    demo = live_server.extra["demo"]
+    wait_until(lambda: live_server.call(lambda: demo.counter.value) > first + 5)
     assert int(value.inner_text()) == first
 
     page.fill("input.interval", "200")
@@ -123,11 +137,13 @@ def test_monitoring_toggle_refreshes_displayed_items(page: Any, live_server: Liv
              "section.frame[data-item='Objects/live/counter/value'] .scalar-value").textContent)
            > first""",
         arg=first,
-        timeout=5000,
     )
     updates = int(frame(page, "Objects/live/counter/value").get_attribute("data-updates"))
-    page.wait_for_timeout(700)
-    assert int(frame(page, "Objects/live/counter/value").get_attribute("data-updates")) > updates
+    page.wait_for_function(  # monitoring goes on refreshing
+        """n => Number(document.querySelector(
+             "section.frame[data-item='Objects/live/counter/value']").dataset.updates) > n""",
+        arg=updates,
+    )
     page.uncheck("input.monitor")
     assert page.log.errors == []
 
@@ -171,7 +187,10 @@ def test_hostile_names_are_shown_as_text(page: Any, live_server: LiveServer) -> 
     shown = page.locator("section.frame[data-view='text']")
     assert shown.locator(".text-item").inner_text() == XSS_VALUE
     assert shown.locator(".fname").inner_text() == XSS_NAME
-    page.wait_for_timeout(300)  # give any injected handler the chance to fire
+    # every request the page made has ended (an injected <img> would have loaded or failed,
+    # and its onerror run), and the page has painted
+    page.wait_for_load_state("networkidle")
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     assert page.evaluate("typeof window.__xss") == "undefined"
     assert page.locator("img[src='x'], img[src='y'], img[src='z']").count() == 0
     assert page.log.errors == []
@@ -240,11 +259,12 @@ def test_png_view_shows_the_server_image(page: Any, live_server: LiveServer) -> 
     open_ui(page, live_server.url + "?layout=simple&item=Objects/hists/hpx")
     page.wait_for_selector("section.frame[data-item='Objects/hists/hpx'][data-view='hist1d']")
     page.select_option("section.frame[data-item='Objects/hists/hpx'] select.fmode", "png")
-    page.wait_for_selector("section.frame[data-item='Objects/hists/hpx'][data-view='image']")
-    page.wait_for_function(
-        "() => { const i = document.querySelector('section.frame img.image');"
-        " return i && i.complete && i.naturalWidth > 100; }"
-    )
+    # the image's own load event marks it (the first picture can take long on a loaded
+    # machine: matplotlib's import and font cache); no time budget but the hang guard
+    image = page.locator("section.frame[data-view='image'] img.image[data-loaded='true']")
+    image.wait_for()
+    assert image.evaluate("i => i.naturalWidth") > 100
+    assert page.log.errors == []
 
 
 def _commands_available(server: Any) -> bool:

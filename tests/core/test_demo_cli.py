@@ -60,3 +60,37 @@ def test_demo_serves_live_objects_and_stops_on_ctrl_c() -> None:
             proc.stdout.close()
         if proc.stderr:
             proc.stderr.close()
+
+
+def test_demo_prints_a_fastcgi_engine_as_an_address_for_a_front_end() -> None:
+    """Not as a URL: a browser or curl pointed at a FastCGI port gets an empty reply."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trioserve.cli", "demo", "-q", "--port", "0", "--spec", "fastcgi:0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        lines = [proc.stdout.readline().rstrip("\n") for _ in range(3)]
+        assert re.fullmatch(r"trioserve demo serving http on http://127\.0\.0\.1:\d+/", lines[0])
+        note = "(an address for a web front-end: see docs/deployment.md)"
+        match = re.fullmatch(
+            rf"trioserve demo serving fastcgi on 127\.0\.0\.1:(\d+) {re.escape(note)}", lines[1]
+        )
+        assert match, lines
+        assert lines[2] == "Press Ctrl-C to stop."
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+        log = proc.stderr.read()
+        where = f"127.0.0.1:{match.group(1)} {note}"
+        assert f"trioserve.server fastcgi engine on {where}\n" in log
+        assert f"trioserve.fastcgi FastCGI engine serving on {where}\n" in log
+        assert f"http://127.0.0.1:{match.group(1)}" not in log
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream:
+                stream.close()

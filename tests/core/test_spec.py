@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 import pytest
 
 from trioserve.errors import SpecError
@@ -87,3 +90,29 @@ def test_leading_zero_is_octal_like_a_file_mode() -> None:
     spec = parse_engine_spec("socket:/tmp/x.sock?socket_mode=0660")
     assert spec.int_option("socket_mode", 0o600) == 0o660
     assert parse_engine_spec("http:1?max_age=0").int_option("max_age", 5) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "engines", "logged"),
+    [
+        ("http:8080;basic_sniffer", [("http", 8080, None)], "basic_sniffer means nothing here"),
+        (
+            "socket:/tmp/r.sock?socket_mode=0700&thrd=2",
+            [("socket", 0, "/tmp/r.sock")],
+            "thrd is not an option",
+        ),
+        ("http:8080/none?rw", [("http", 8080, None)], "make the server read-write with"),
+        ("fastcgi:9000?ro", [("fastcgi", 9000, None)], "read-only by default"),
+    ],
+)
+def test_roots_own_spec_strings_are_accepted_with_a_log_line(
+    text: str, engines: list[tuple[str, int, str | None]], logged: str, caplog: Any
+) -> None:
+    with caplog.at_level(logging.INFO, logger="trioserve.spec"):
+        parsed = parse_server_string(text)
+    assert [(e.kind, e.port, e.path) for e in parsed.engines] == engines
+    assert parsed.readonly is None  # "?rw" does not make the server read-write (nor in ROOT)
+    assert all("thrd" not in e.options and "rw" not in e.options for e in parsed.engines)
+    assert parsed.engines[0].options.get("socket_mode", "0700") == "0700"
+    assert [r.name for r in caplog.records] == ["trioserve.spec"]
+    assert logged in caplog.records[0].getMessage()

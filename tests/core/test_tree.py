@@ -127,3 +127,34 @@ def test_commands_live_in_the_tree() -> None:
     assert node.is_command and node.path() == "/Start"
     with pytest.raises(RegistrationError):
         tree.register_command("/Start", lambda: 2)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda t: t.register("f", object(), name="."), "'.' cannot be reached"),
+        (lambda t: t.register("f", object(), name=".."), "'..' cannot be reached"),
+        (lambda t: t.register("f", object(), name="a/b"), "contains '/'"),
+        (lambda t: t.register("f/./g", object(), name="x"), "folder name '.'"),
+        (lambda t: t.register("../f", object(), name="x"), "folder name '..'"),
+        (lambda t: t.register("/..", object(), name="x"), "folder name '..'"),
+        (lambda t: t.create_folder("a/.."), "folder name '..'"),
+        (lambda t: t.register_command("/cmds/..", lambda: 1), "command name '..'"),
+        (lambda t: t.register_command("/./run", lambda: 1), "folder name '.'"),
+    ],
+)
+def test_unreachable_names_are_refused_at_registration(call, message: str) -> None:  # type: ignore[no-untyped-def]
+    tree = Tree()
+    with pytest.raises(RegistrationError, match=message):
+        call(tree)
+    # nothing half-made: the refused folder or item is not in the tree
+    assert [node.path() for node in tree.walk()] in ([], ["/Objects"], ["/Objects/f"])
+
+
+def test_an_object_named_with_a_slash_is_refused_unless_named() -> None:
+    tree = Tree()
+    with pytest.raises(RegistrationError, match="put the folders in the path"):
+        tree.register("f", Outer(name="dir/h"))
+    assert tree.register("f/dir", Outer(name="dir/h"), name="h").path() == "/Objects/f/dir/h"
+    # dots inside a name are ordinary characters
+    assert tree.register("f", object(), name="v1.2").path() == "/Objects/f/v1.2"

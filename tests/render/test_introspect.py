@@ -94,7 +94,7 @@ def test_modules_classes_functions_leaves_never_traversed(obj: object, name: str
 def test_public_members_rules() -> None:
     assert public_members(Data()) == {"x": 1, "items": [{"a": 1}, 2]}
     assert public_members(Plain()) == {"value": 5, "rate": 2.5}
-    assert public_members({"a": 1, "_b": 2, 3: 4, "f": len}) == {"a": 1}
+    assert public_members({"a": 1, "_b": 2, 3: 4, "f": len}) == {"a": 1, "3": 4}
     assert public_members(Point(1, 2)) == {"x": 1, "y": 2}
     assert public_members([5, 6]) == {"0": 5, "1": 6}
 

@@ -210,7 +210,6 @@ def test_private_names_never_rendered() -> None:
         "hidden",
         "_k",
         '$ref":2',
-        "int key",
         "_s",
         "_priv",
         "mangled",
@@ -223,6 +222,7 @@ def test_private_names_never_rendered() -> None:
     ):
         assert bad not in text, bad
     assert '"pub":2' in text and '"ok":1' in text
+    assert '"3":"int key"' in text  # a non-string key is rendered under its name (issue 15)
 
 
 def test_unicode_round_trip_and_no_script_close() -> None:

@@ -160,12 +160,13 @@ def _check_name(kind: str, value: str) -> str | None:
     return None
 
 
-def _write_atomically(path: str, text: str) -> None:
+def _write_atomically(path: str, text: str, mode: int | None = None) -> None:
     directory = os.path.dirname(os.path.abspath(path))
-    try:
-        mode = os.stat(path).st_mode & 0o777
-    except FileNotFoundError:
-        mode = 0o600
+    if mode is None:
+        try:
+            mode = os.stat(path).st_mode & 0o777
+        except FileNotFoundError:
+            mode = 0o600
     fd, tmp = tempfile.mkstemp(prefix=".htdigest-", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -179,12 +180,51 @@ def _write_atomically(path: str, text: str) -> None:
         raise
 
 
+def _has_terminal() -> bool:
+    """Whether getpass can ask: it reads from the controlling terminal, not from stdin."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def _file_mode(text: str) -> int | None:
+    """``--mode``: an octal file mode such as 0640, or ``None`` when it is not one."""
+    try:
+        mode = int(text, 8)
+    except ValueError:
+        return None
+    return mode if 0 <= mode <= 0o777 else None
+
+
+def _where_problem(path: str) -> str | None:
+    """Why ``path`` cannot be the password file, before asking for a password."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        example = os.path.join(path, "auth.htdigest")
+        return f"{path} is a directory: give the path of a file in it, e.g. {example}"
+    if not os.path.isdir(directory):
+        return f"the directory {directory} does not exist: create it first (mkdir -p {directory})"
+    return None
+
+
+def _fail(message: str) -> int:
+    print(f"trioserve htdigest: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``trioserve htdigest [-c] [--password-stdin] [--delete] [--md5-only] FILE REALM USER``.
+    """``trioserve htdigest [-c] [--password-stdin] [--delete] [--md5-only] [--mode MODE]
+    FILE REALM USER``.
 
     Creates or updates the account's lines (MD5 first, then SHA-256), keeping every other
-    line, comment and account as it was; the file is replaced atomically and created with
-    mode 0600. Returns the process exit status.
+    line, comment and account as it was; the file is replaced atomically, keeps its mode, and
+    is created with mode 0600 unless ``--mode`` says otherwise (``--mode 0640`` and a
+    ``chgrp`` let a front-end's group read it). Returns the process exit status: 0, 1 for an
+    unknown account to delete, mismatched passwords or Ctrl-C, 2 for a usage error (one line
+    on stderr).
     """
     parser = argparse.ArgumentParser(
         prog="trioserve htdigest",
@@ -196,18 +236,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("user")
     parser.add_argument("-c", "--create", action="store_true", help="start a new file")
     parser.add_argument(
-        "--password-stdin", action="store_true", help="read the password from stdin's first line"
+        "--password-stdin",
+        action="store_true",
+        help="read the password from stdin's first line (needed without a terminal)",
     )
     parser.add_argument("--delete", action="store_true", help="remove the account")
     parser.add_argument(
         "--md5-only", action="store_true", help="write only the Apache-compatible MD5 line"
     )
+    parser.add_argument(
+        "--mode",
+        metavar="MODE",
+        help="the file's mode in octal, e.g. 0640 for a front-end's group "
+        "(default: keep the file's mode; 0600 for a new file)",
+    )
     args = parser.parse_args(argv)
     for kind, value in (("realm", args.realm), ("user", args.user)):
         problem = _check_name(kind, value)
         if problem:
-            print(f"trioserve htdigest: {problem}", file=sys.stderr)
-            return 2
+            return _fail(problem)
+    mode = None
+    if args.mode is not None:
+        mode = _file_mode(args.mode)
+        if mode is None:
+            return _fail(f"--mode {args.mode} is not an octal file mode such as 0640")
+    problem = _where_problem(args.file)
+    if problem:
+        return _fail(problem)
 
     lines: list[str] = []
     if not args.create:
@@ -216,6 +271,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 lines = f.read().splitlines()
         except FileNotFoundError:
             lines = []
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+            return _fail(f"cannot read {args.file}: {reason}")
     position = next(
         (i for i, line in enumerate(lines) if _is_entry_of(line, args.user, args.realm)), None
     )
@@ -227,16 +285,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 1
-        _write_atomically(args.file, "".join(line + "\n" for line in kept))
-        return 0
+        return _write(args.file, kept, mode)
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
+        if not _has_terminal():
+            return _fail("no terminal to ask for the password: pipe it in with --password-stdin")
         try:
             password = getpass.getpass("New password: ")
             again = getpass.getpass("Re-type new password: ")
-        except (EOFError, KeyboardInterrupt):
+        except EOFError:
+            print(file=sys.stderr)
+            return _fail("no password given (end of input)")
+        except KeyboardInterrupt:
             print(file=sys.stderr)
             return 1
         if password != again:
@@ -251,5 +313,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             1 for line in lines[:position] if not _is_entry_of(line, args.user, args.realm)
         )
         kept[before:before] = new
-    _write_atomically(args.file, "".join(line + "\n" for line in kept))
+    return _write(args.file, kept, mode)
+
+
+def _write(path: str, lines: list[str], mode: int | None) -> int:
+    try:
+        _write_atomically(path, "".join(line + "\n" for line in lines), mode)
+    except OSError as exc:
+        return _fail(f"cannot write {path}: {exc.strerror or exc}")
     return 0

@@ -50,6 +50,7 @@ from trioserve.engines._fcgi_reply import response_head
 from trioserve.engines._listen import LongLived, Slots, accept_forever, open_listeners
 from trioserve.engines.base import EngineContext
 from trioserve.spec import EngineSpec
+from trioserve.startup import describe_engine
 
 __all__ = [
     "DEFAULT_GRACE",
@@ -84,7 +85,7 @@ async def serve_fastcgi(
     slots = Slots(trio.CapacityLimiter(options.max_connections), logger=log)
     ctx = dataclasses.replace(ctx, handle=LongLived(options.max_websockets).counting(ctx.handle))
     access = AccessLog(spec.options.get("log") or None, tag=spec.text)
-    log.info("FastCGI engine listening on %s", address)
+    log.info("FastCGI engine serving on %s", describe_engine("fastcgi", address))
     live: set[FastcgiConnection] = set()
     shutdown_deadline: float | None = None
 

@@ -12,7 +12,10 @@ Where things are:
 * ``_binning``: axis checks, NaN dropping and ROOT's ``FindBin``, shared by the classes below;
 * ``_hist1d``, ``_hist2d``, ``_profile``: :class:`Hist1D`, :class:`Hist2D`, :class:`Profile`;
 * ``_graph``: :class:`Graph` and :func:`as_graph`;
-* ``_boost``: :func:`is_boost_histogram` and :func:`boost_to_root`.
+* ``_boost``: :func:`is_boost_histogram` and :func:`boost_to_root` (storages, entries);
+  ``_boost_axes``: boost axes as ``TAxis`` (category axes as labelled axes);
+* ``_registered``: :func:`registered_view`, a registered histogram with its registered name
+  and title, which is also what ROOT-style member URLs (``hpx/fTitle``) walk.
 
 Statistics follow ROOT: ``entries`` counts every fill; the sums behind ``mean``/``std`` only
 count fills inside the axis range. NaN coordinates are ignored.
@@ -25,11 +28,24 @@ fill from other threads; a *sequence* of fills is still not atomic as a whole.
 
 from __future__ import annotations
 
-from trioserve.histograms._boost import boost_to_root
+from trioserve.histograms._boost import boost_to_root, boost_typename
 from trioserve.histograms._boost import is_boost_histogram as is_boost_histogram
 from trioserve.histograms._graph import Graph, as_graph
 from trioserve.histograms._hist1d import Hist1D
 from trioserve.histograms._hist2d import Hist2D
 from trioserve.histograms._profile import Profile
+from trioserve.histograms._registered import RootView, registered_view, root_of, view_of_node
 
-__all__ = ["Graph", "Hist1D", "Hist2D", "Profile", "as_graph", "boost_to_root"]
+__all__ = [
+    "Graph",
+    "Hist1D",
+    "Hist2D",
+    "Profile",
+    "RootView",
+    "as_graph",
+    "boost_to_root",
+    "boost_typename",
+    "registered_view",
+    "root_of",
+    "view_of_node",
+]

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from trioserve.histograms._binning import _bin_index, _check_axis, _filled
-from trioserve.histograms._root import _axis, _th1_head, _th1_tail
+from trioserve.histograms._root import _axis, _profile_tail, _th1_head, _th1_tail
 
 
 class Profile:
@@ -93,12 +93,5 @@ class Profile:
         d["fZaxis"] = _axis(1, 0, 1, "", "zaxis")
         d.update(_th1_tail(entries, s[0], s[1], s[2], s[3], wy2))
         d["fArray"] = wy
-        d["fBinEntries"] = w
-        d["fErrorMode"] = 0
-        d["fYmin"] = 0
-        d["fYmax"] = 0
-        d["fScaling"] = False
-        d["fTsumwy"] = float(s[4])
-        d["fTsumwy2"] = float(s[5])
-        d["fBinSumw2"] = w2
+        d.update(_profile_tail(w, w2, s[4], s[5]))
         return d

@@ -18,6 +18,10 @@ tests/render/test_histograms.py):
   empty ``TList``; attribute fields (line/fill/marker) keep ROOT's defaults.
 * ``TProfile``: ``fArray`` = Σw·y, ``fSumw2`` = Σw·y², ``fBinEntries`` = Σw, ``fBinSumw2`` =
   Σw², ``fErrorMode`` 0 (error on the mean).
+* a labelled axis (ROOT's ``SetBinLabel``, our category axes) carries ``fLabels``: a
+  ``THashList`` of ``TObjString`` whose ``fUniqueID`` is the bin number (1-based), with
+  ``fXmin`` 0 and ``fXmax`` = ``fNbins``, the range for which JSROOT's axis painter puts label
+  *k* under bin *k* (``TAxisPainter.formatLabels``: "regular labels").
 """
 
 from __future__ import annotations
@@ -31,9 +35,32 @@ def _tlist() -> dict[str, Any]:
     return {"_typename": "TList", "name": "TList", "arr": [], "opt": []}
 
 
+def _labels(labels: list[str]) -> dict[str, Any]:
+    """ROOT's ``fLabels``: a ``THashList`` of ``TObjString``, bin *k* labelled by the string
+    whose ``fUniqueID`` is *k*, exactly as ``TAxis::SetBinLabel`` leaves it."""
+    strings = [
+        {"_typename": "TObjString", "fUniqueID": k, "fBits": 0, "fString": text}
+        for k, text in enumerate(labels, start=1)
+    ]
+    return {
+        "_typename": "THashList",
+        "name": "THashList",
+        "arr": strings,
+        "opt": [""] * len(strings),
+    }
+
+
 def _axis(
-    nbins: int, xmin: float, xmax: float, title: str = "", name: str = "", edges: Any = None
+    nbins: int,
+    xmin: float,
+    xmax: float,
+    title: str = "",
+    name: str = "",
+    edges: Any = None,
+    labels: list[str] | None = None,
 ) -> dict[str, Any]:
+    """A ``TAxis``; ``edges`` for variable binning, ``labels`` (one per bin) for a labelled
+    axis, which then spans 0..nbins as ROOT's alphanumeric axes do."""
     return {
         "_typename": "TAxis",
         "fUniqueID": 0,
@@ -60,7 +87,7 @@ def _axis(
         "fBits2": 0,
         "fTimeDisplay": False,
         "fTimeFormat": "",
-        "fLabels": None,
+        "fLabels": _labels(labels) if labels is not None else None,
         "fModLabs": None,
     }
 
@@ -106,4 +133,23 @@ def _th1_tail(
         "fBuffer": [],
         "fBinStatErrOpt": 0,
         "fStatOverflows": 2,
+    }
+
+
+def _profile_tail(
+    binentries: Any, binsumw2: Any, tsumwy: float, tsumwy2: float, *, two_d: bool = False
+) -> dict[str, Any]:
+    """The fields a ``TProfile`` (``TProfile2D`` with ``two_d``) adds after ``fArray``: the
+    per-cell Σw and Σw², the error mode (0: error on the mean) and the Σw·y, Σw·y² totals
+    (ROOT calls the profiled quantity y in 1-D and z in 2-D)."""
+    q = "z" if two_d else "y"
+    return {
+        "fBinEntries": binentries,
+        "fErrorMode": 0,
+        f"f{q.upper()}min": 0,
+        f"f{q.upper()}max": 0,
+        "fScaling": False,
+        f"fTsumw{q}": float(tsumwy),
+        f"fTsumw{q}2": float(tsumwy2),
+        "fBinSumw2": binsumw2,
     }

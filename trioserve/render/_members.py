@@ -18,7 +18,10 @@ values left out, nested objects, arrays) is decided at each render, exactly as b
 
 Shapes are looked up by the tuple of keys, which compares equal keys as equal: a ``str``
 subclass whose ``__eq__`` claims equality with another string would be written with the other
-string's text (such a key cannot be told apart by a dict either).
+string's text (such a key cannot be told apart by a dict either). Keys that are not exact
+``str`` (a dict's ``1``, ``2.5``, ``(run, lumi)``) are written under the names
+:func:`~trioserve.render.introspect.mapping_keys` gives them, and their shapes are not
+remembered: ``1``, ``1.0`` and ``True`` are equal keys with different names.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 from trioserve.render._json_text import SCALAR_TEXT, fmt_str, is_array_index, key_table, key_text
-from trioserve.render.introspect import _is_opaque, is_public_name
+from trioserve.render.introspect import _is_opaque, is_public_name, mapping_keys
 
 __all__ = [
     "SHAPE_MAX_MEMBERS",
@@ -78,19 +81,23 @@ def shape_of(keys: tuple[Any, ...], values: tuple[Any, ...], lead: str, kv: str)
     known = table.get(keys)
     if known is not None:
         return known
-    made = _make(keys, values, lead, kv)
-    if len(table) < _SHAPES_PER_LAYOUT:
+    plain = all(type(key) is str for key in keys)
+    made = _make(keys, values, lead, kv, plain)
+    if plain and len(table) < _SHAPES_PER_LAYOUT:
         table[keys] = made
     return made
 
 
-def _make(keys: tuple[Any, ...], values: tuple[Any, ...], lead: str, kv: str) -> Shape:
-    picks = [i for i, key in enumerate(keys) if is_public_name(key)]
-    indices = [i for i in picks if is_array_index(keys[i])]
+def _make(
+    keys: tuple[Any, ...], values: tuple[Any, ...], lead: str, kv: str, plain: bool = True
+) -> Shape:
+    names: tuple[Any, ...] = keys if plain else tuple(mapping_keys(list(keys)))
+    picks = [i for i, name in enumerate(names) if is_public_name(name)]
+    indices = [i for i in picks if is_array_index(names[i])]
     if indices:
-        indices.sort(key=lambda i: int(keys[i]))
-        picks = indices + [i for i in picks if not is_array_index(keys[i])]
-    heads = tuple(lead + fmt_str(keys[i]) + kv for i in picks)
+        indices.sort(key=lambda i: int(names[i]))
+        picks = indices + [i for i in picks if not is_array_index(names[i])]
+    heads = tuple(lead + fmt_str(names[i]) + kv for i in picks)
     seen: list[Any] = []
     whole: list[str] = []
     for i, head in zip(picks, heads, strict=True):
@@ -183,8 +190,17 @@ def public_items(pairs: Iterable[tuple[Any, Any]], keys: dict[str, str]) -> list
     :func:`~trioserve.render.introspect.public_members` filters a mapping's.
 
     A name in a key table is public (only those are remembered) and an exact scalar is never
-    opaque, so most pairs pass without a call.
+    opaque, so most pairs pass without a call. Keys that are not ``str`` get their
+    :func:`~trioserve.render.introspect.mapping_keys` names.
     """
+    pairs = list(pairs)
+    if not all(isinstance(k, str) for k, _ in pairs):
+        names = mapping_keys([k for k, _ in pairs])
+        return [
+            (name, v)
+            for (_, v), name in zip(pairs, names, strict=True)
+            if name is not None and not _is_opaque(v)
+        ]
     return [
         (k, v)
         for k, v in pairs

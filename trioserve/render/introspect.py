@@ -12,7 +12,8 @@ here is fixed everywhere. The rules, in order:
   one of them is left out.
 * Where members come from:
 
-  - ``Mapping`` (dict, ...): its string keys (non-string keys are skipped);
+  - ``Mapping`` (dict, ...): its public string keys as they are, and every other key under
+    a derived name (below);
   - ``list``/``tuple`` (not ``str``/``bytes``): elements by decimal index ``"0"``, ``"1"``, ...
     so ``items/0/root.json`` works; only canonical indices (no sign, no leading zeros, no
     negative indices) are accepted by :func:`get_member`;
@@ -26,7 +27,26 @@ here is fixed everywhere. The rules, in order:
     must not run code on GET unless the class author said so. A listed name whose evaluation
     raises is silently absent.
 * Leaves have no members: ``None``, bool/int/float/complex, str, bytes, numpy arrays and
-  scalars, enums, dates, sets.
+  scalars, enums, dates, sets. :func:`get_member` also reaches the drawable *view* of a 1-D
+  or 2-D numeric array or list (:mod:`trioserve.render.arrays`), ``<array>/graph`` or
+  ``<array>/hist``, which JSROOT draws while ``<array>/root.json`` stays the plain array;
+  a view is not a member (not rendered, not counted by :func:`has_members`).
+
+Names, as ROOT names items (:func:`trioserve.tree.sanitize_name`). A member has a *key* (what
+``root.json`` writes) and an *item name* (what ``h.json`` lists and a URL reaches):
+
+* a dict key that is not a ``str`` (``1``, ``2.5``, ``(run, lumi)``, ``None``, an enum) gets
+  the key ``sanitize_name`` of its text (numbers and ``None`` as ``str`` writes them, enums
+  by member name, tuples joined with ``,``, any other object by its class name, so that no
+  user ``__str__`` runs on a GET); a text that would start with ``_`` or ``$`` (``-1`` becomes
+  ``_1``) is prefixed with ``key``, and a clash with another key gets ``_0``, ``_1``...;
+* a key or attribute name that is not a clean item name (``"a/b"``, ``"two words"``) keeps
+  its key in ``root.json`` (scripts read it as written) and gets the item name
+  ``sanitize_name(key)``, made unique the same way. Clean names keep theirs, so a name never
+  changes meaning when a dirtier sibling appears;
+* ``h.json`` lists each member under its item name with ``_realname`` holding the original
+  text when they differ (:func:`named_members`); :func:`get_member` accepts the item name
+  (and, for a ``str`` key, the key itself).
 
 ``typename(obj)`` gives the ``_typename`` written into JSON: a class attribute
 ``__trioserve_typename__`` when present (our histograms say ``TH1D``, ``TH2D``, ``TProfile``,
@@ -46,20 +66,28 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import decimal
 import enum
+import fractions
 import inspect
 import types
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from trioserve.histograms import is_boost_histogram
 from trioserve.render._per_type import _by_type, _per_type
+from trioserve.render.arrays import VIEW_NAMES, array_view, is_drawable
+from trioserve.tree import sanitize_name
 
 __all__ = [
     "get_member",
     "has_members",
     "is_leaf",
     "is_public_name",
+    "key_name",
+    "mapping_keys",
+    "named_members",
     "public_members",
     "public_methods",
     "typename",
@@ -274,8 +302,121 @@ def _no_members(obj: object) -> dict[str, Any]:
 def _mapping_members(obj: Mapping[Any, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in list(obj.items()):
+        if not isinstance(key, str):  # named by key_name(): the slower, general path
+            return {k: v for k, v, _ in _mapping_entries(obj)}
         if is_public_name(key) and not _is_opaque(value):
             out[key] = value
+    return out
+
+
+def _mapping_entries(obj: Mapping[Any, Any]) -> list[tuple[str, Any, str | None]]:
+    """``(key, value, realname)`` of a mapping's members in its own order (``realname``: the
+    text of a non-``str`` key when its name differs from it)."""
+    items = list(obj.items())
+    names = mapping_keys([key for key, _ in items])
+    out: list[tuple[str, Any, str | None]] = []
+    for (key, value), name in zip(items, names, strict=True):
+        if name is None or _is_opaque(value):
+            continue
+        if isinstance(key, str):
+            out.append((name, value, None))
+        else:
+            text = _key_text(key)
+            out.append((name, value, text if text != name else None))
+    return out
+
+
+def mapping_keys(keys: list[Any]) -> list[str | None]:
+    """The ``root.json`` key of each of a mapping's ``keys``: a public ``str`` key itself,
+    None for a private one, a unique :func:`key_name` for any other key. The names depend on
+    the keys alone (not on the values), so they stay put while values change."""
+    taken = {key for key in keys if isinstance(key, str) and is_public_name(key)}
+    out: list[str | None] = []
+    for key in keys:
+        if isinstance(key, str):
+            out.append(key if is_public_name(key) else None)
+            continue
+        name = _unique(key_name(key), taken)
+        taken.add(name)
+        out.append(name)
+    return out
+
+
+#: key types whose text is their ``str()`` (builtin, so no user code runs on a GET)
+_PLAIN_KEY_TYPES = (
+    int,
+    float,
+    complex,
+    bytes,
+    decimal.Decimal,
+    fractions.Fraction,
+    uuid.UUID,
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+)
+
+
+def _key_text(key: object) -> str:
+    """The text a non-``str`` key is named after (see the module docstring)."""
+    if key is None or isinstance(key, bool):
+        return str(key)
+    if isinstance(key, enum.Enum):
+        return str(key.name)
+    if isinstance(key, str):
+        return str.__str__(key)
+    if type(key) in _PLAIN_KEY_TYPES:
+        return str(key)
+    if type(key) is tuple:
+        return ",".join(_key_text(k) for k in key)
+    return type(key).__name__
+
+
+def _public_form(name: str) -> str:
+    """``name`` made a reachable, public item name: never ``.``/``..``, never ``_``/``$``
+    first (those are private), never empty."""
+    if name in (".", ".."):
+        name = name.replace(".", "_")
+    return name if is_public_name(name) else "key" + name
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    """ROOT's rule for clashing item names: ``name``, else ``name_0``, ``name_1``..."""
+    if name not in taken:
+        return name
+    i = 0
+    while f"{name}_{i}" in taken:
+        i += 1
+    return f"{name}_{i}"
+
+
+def key_name(key: object) -> str:
+    """The ``root.json`` key of a dict key that is not a ``str``, before clashes are settled
+    (see the module docstring)."""
+    return _public_form(sanitize_name(_key_text(key)))
+
+
+def _is_clean(name: str) -> bool:
+    return sanitize_name(name) == name and name not in (".", "..")
+
+
+def named_members(obj: object) -> list[tuple[str, str | None, Any]]:
+    """``(item name, realname, value)`` of every public member of ``obj``, in order: what
+    ``h.json`` lists and what :func:`get_member` resolves (see the module docstring).
+    ``realname`` is the original text when it differs from the item name, else None."""
+    if isinstance(obj, Mapping) and not is_leaf(obj):
+        entries = _mapping_entries(obj)
+    else:
+        entries = [(k, v, None) for k, v in public_members(obj).items()]
+    taken = {key for key, _, _ in entries if _is_clean(key)}
+    out: list[tuple[str, str | None, Any]] = []
+    for key, value, realname in entries:
+        if _is_clean(key):
+            out.append((key, realname, value))
+            continue
+        name = _unique(_public_form(sanitize_name(key)), taken)
+        taken.add(name)
+        out.append((name, key, value))
     return out
 
 
@@ -309,41 +450,63 @@ def _parse_index(name: str) -> int | None:
 def get_member(obj: object, name: str) -> Any:
     """The public member ``name`` of ``obj``; ``KeyError`` for anything not public.
 
-    Used for ``<obj>/<member>/root.json``. Refuses every dunder, ``_private`` name, ``$`` name,
+    Used for ``<obj>/<member>/root.json``. ``name`` is an item name as :func:`named_members`
+    lists it (or a ``str`` key as it is). Refuses every dunder, ``_private`` name, ``$`` name,
     method, property not listed in ``__trioserve_members__``, and anything inside modules,
     classes and functions.
     """
-    if not is_public_name(name) or is_leaf(obj):
+    if not is_public_name(name):
+        raise KeyError(name)
+    if name in VIEW_NAMES and is_drawable(obj):
+        view = array_view(obj)
+        if view is not None and view[0] == name:
+            return view[1]
+    if is_leaf(obj):
         raise KeyError(name)
     if isinstance(obj, Mapping):
         try:
-            value = obj[name]
-        except (KeyError, TypeError, IndexError):
-            raise KeyError(name) from None
-        if _is_opaque(value):
-            raise KeyError(name)
-        return value
+            present = name in obj  # not obj[name]: a defaultdict would grow on a GET
+        except TypeError:
+            present = False
+        if present:
+            try:
+                value = obj[name]
+            except (KeyError, TypeError, IndexError):
+                raise KeyError(name) from None
+            if _is_opaque(value):
+                raise KeyError(name)
+            return value
+        return _by_item_name(obj, name)
     if isinstance(obj, (list, tuple)) and not _is_namedtuple(obj):
         index = _parse_index(name)
         if index is None or index >= len(obj) or _is_opaque(obj[index]):
             raise KeyError(name)
         return obj[index]
     members = _attr_members(obj)
-    if name not in members:
-        raise KeyError(name)
-    return members[name]
+    if name in members:
+        return members[name]
+    return _by_item_name(obj, name)
+
+
+def _by_item_name(obj: object, name: str) -> Any:
+    """The member listed as ``name`` by :func:`named_members` (a renamed key or attribute)."""
+    for item_name, _, value in named_members(obj):
+        if item_name == name:
+            return value
+    raise KeyError(name)
 
 
 def has_members(obj: object) -> bool:
     """True when the hierarchy should offer to expand ``obj`` (``_more``).
 
     A list/tuple counts only when one of its first elements is itself structured: a list of
-    numbers is shown as an array, not as a folder of thousands of numbers.
+    numbers is shown as an array, not as a folder of thousands of numbers. (The view of a
+    drawable array is no member: :mod:`trioserve.hierarchy` lists it.)
     """
     if is_leaf(obj):
         return False
     if isinstance(obj, Mapping):
-        return any(is_public_name(k) for k in obj)
+        return any(not isinstance(k, str) or is_public_name(k) for k in obj)
     if isinstance(obj, (list, tuple)) and not _is_namedtuple(obj):
         for i, value in enumerate(obj):
             if i >= _HAS_MEMBERS_SCAN:

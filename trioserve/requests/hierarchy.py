@@ -29,10 +29,15 @@ def _hierarchy(ctx: RequestContext) -> HNode | None:
     )
 
 
-def _item(ctx: RequestContext) -> HNode:
+def _item(ctx: RequestContext, top_label: str = "top") -> HNode:
     found = ctx.require()
     return build_item(
-        found.node, members=found.members, value=found.value, top_name=top_name(ctx), user=ctx.user
+        found.node,
+        members=found.members,
+        value=found.value,
+        top_name=top_name(ctx),
+        user=ctx.user,
+        top_label=top_label,
     )
 
 
@@ -61,6 +66,14 @@ async def item_json(ctx: RequestContext) -> Response:
     return Response(body=dump_json(hnode, compact=_compact(ctx)).encode())
 
 
+async def get_xml(ctx: RequestContext) -> Response:
+    """ROOT's ``get.xml``: ``h.xml``'s document with *fields only* (ROOT scans with
+    ``only_fields``): the item with all its fields, no children, the top named by the top
+    name as in ``h.xml``."""
+    hnode = await ctx.run(lambda: _item(ctx, top_label=top_name(ctx)))
+    return Response(content_type="text/xml", body=dump_xml(hnode, compact=_compact(ctx)).encode())
+
+
 async def item_xml(ctx: RequestContext) -> Response:
     hnode = await ctx.run(lambda: _item(ctx))
     return Response(
@@ -71,7 +84,7 @@ async def item_xml(ctx: RequestContext) -> Response:
 HANDLERS = {
     "h.json": h_json,
     "h.xml": h_xml,
-    "get.xml": h_xml,
+    "get.xml": get_xml,
     "item.json": item_json,
     "item.xml": item_xml,
 }

@@ -5,21 +5,33 @@ from __future__ import annotations
 from trioserve.call import Response
 from trioserve.context import RequestContext
 from trioserve.errors import RequestError
+from trioserve.histograms import view_of_node
 from trioserve.render import render_cbor, render_xml
-from trioserve.render.introspect import typename
+from trioserve.render.arrays import plain_top_compact
+from trioserve.render.introspect import get_member, typename
 from trioserve.render.json import render_json_bytes
+from trioserve.requests.rootfile import file_root
 
 
 def _value(ctx: RequestContext) -> object:
     found = ctx.require()
     if found.node.is_folder or found.node.is_command:
         raise RequestError(404, "not_an_object", "this item is a folder or a command")
-    return found.value
+    if found.is_member:
+        return found.value
+    # a registered histogram renders with the name and title it was registered under
+    return view_of_node(found.node, get_member)
 
 
 async def root_json(ctx: RequestContext) -> Response:
     compact = ctx.compact()
-    body = await ctx.run(lambda: render_json_bytes(_value(ctx), compact=compact))
+
+    def produce() -> bytes:
+        value = _value(ctx)
+        # a bare array is written plain: JSROOT's parse() decodes no top-level $arr
+        return render_json_bytes(value, compact=plain_top_compact(value, compact))
+
+    body = await ctx.run(produce)
     return Response(body=body)
 
 
@@ -41,6 +53,9 @@ _IMAGE_TYPES = {"png": "image/png", "gif": "image/gif", "jpeg": "image/jpeg"}
 
 
 def _dimension(ctx: RequestContext, name: str) -> int | None:
+    """``w``/``h`` as ROOT reads them: honoured only when > 10, else the 300x200 default
+    (``w=5`` draws the default canvas, as ROOT does); above 4000 refused, so a request cannot
+    ask for a gigapixel picture."""
     value = ctx.query().get(name)
     if not value:
         return None
@@ -48,9 +63,26 @@ def _dimension(ctx: RequestContext, name: str) -> int | None:
         number = int(value)
     except ValueError:
         raise RequestError(400, "bad_argument", f"{name} must be an integer") from None
-    if not 10 < number <= 4000:
-        raise RequestError(400, "bad_argument", f"{name} must be between 11 and 4000")
+    if number <= 10:
+        return None
+    if number > 4000:
+        raise RequestError(400, "bad_argument", f"{name} must be at most 4000")
     return number
+
+
+#: the one answer for a drawable object when matplotlib (the ``images`` extra) is missing
+IMAGES_MISSING = (
+    "this server cannot draw pictures: the images extra is not installed "
+    "(pip install 'trioserve[images]')"
+)
+
+
+def _not_drawn() -> RequestError:
+    from trioserve.render.image import images_available
+
+    if not images_available():
+        return RequestError(501, "images_extra_missing", IMAGES_MISSING)
+    return RequestError(404, "not_drawable", "this object cannot be drawn as an image")
 
 
 def _image_handler(fmt: str):  # type: ignore[no-untyped-def]
@@ -69,8 +101,8 @@ def _image_handler(fmt: str):  # type: ignore[no-untyped-def]
         # meanwhile cannot tear the picture, and neither the loop nor the program waits for it
         label = f"drawing {ctx.file_name} of /{ctx.item_path.strip('/')}"
         data = await ctx.server.access.run_in_worker(snapshot.draw, label=label)
-        if data is None:
-            raise RequestError(404, "not_drawable", "this object cannot be drawn as an image")
+        if data is None:  # drawable, so a library is missing (matplotlib, or its Pillow)
+            raise _not_drawn()
         return Response(content_type=_IMAGE_TYPES[fmt], body=data)
 
     return root_image
@@ -83,4 +115,5 @@ HANDLERS = {
     "root.png": _image_handler("png"),
     "root.gif": _image_handler("gif"),
     "root.jpeg": _image_handler("jpeg"),
+    "file.root": file_root,
 }

@@ -42,12 +42,24 @@ export function itemUrl(names) {
 export async function fetchJSON(url, { signal } = {}) {
   const reply = await fetch(url, { signal, cache: 'no-store' });
   const text = await reply.text();
-  if (!reply.ok) {
-    let message = text;
-    try { message = JSON.parse(text).message || text; } catch { /* plain text */ }
-    throw new Error(`HTTP ${reply.status}: ${String(message).slice(0, 200)}`);
-  }
+  if (!reply.ok) throw replyError(reply.status, text);
   return JSON.parse(text);
+}
+
+/** Fetch a binary body (an image) as a Blob; failures as in fetchJSON. */
+export async function fetchBlob(url, { signal } = {}) {
+  const reply = await fetch(url, { signal, cache: 'no-store' });
+  if (!reply.ok) throw replyError(reply.status, await reply.text());
+  return reply.blob();
+}
+
+/** An Error carrying the HTTP status and the message of the server's JSON error body. */
+function replyError(status, text) {
+  let message = text;
+  try { message = JSON.parse(text).message || text; } catch { /* plain text */ }
+  const err = new Error(`HTTP ${status}: ${String(message).slice(0, 200)}`);
+  err.status = status; // callers tell "the server said no" from "no server"
+  return err;
 }
 
 /** JSROOT's array syntax for `_drawitem`/`_drawopt`: `[a,b]`, `a`, with optional quotes. */

@@ -1,24 +1,20 @@
-// Drawing in the page, without any library: 1-D histograms and line plots as SVG, 2-D
-// histograms and matrices as a colour map on a canvas. Input is ROOT-style JSON (TH1*, TH2*,
-// TProfile, TGraph) as our server renders it, or plain numeric arrays.
+// Drawing in the page, without any library: 1-D histograms and line plots as SVG (2-D maps
+// are in tsui-colormap.mjs). Input is ROOT-style JSON (TH1*, TProfile, TGraph) as our server
+// renders it, or plain numeric arrays.
+//
+// Every plot element gets a `plotInfo`: its frame box, its two scales and a `hit(px, py)`
+// that names what lies under a pixel. The zoom and tooltip code (tsui-zoom.mjs) reads only
+// that, so it works the same on every kind of plot and survives each monitoring redraw.
 
 import { formatNumber, svg } from './tsui-dom.mjs';
+import { logRange, makeScale, niceTicks, parseDrawOpt } from './tsui-scale.mjs';
 
-const MARGIN = { left: 58, right: 16, top: 28, bottom: 34 };
+export { niceTicks };
+
+export const MARGIN = { left: 58, right: 16, top: 28, bottom: 34 };
 const LINE = '#1f4e9c';
 const FILL = '#9bbbe8';
-
-/** "Nice" tick positions between lo and hi (about `count` of them). */
-export function niceTicks(lo, hi, count = 6) {
-  if (!(hi > lo)) return [lo];
-  const raw = (hi - lo) / Math.max(1, count);
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map(f => f * mag).find(s => s >= raw) || raw;
-  const ticks = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step)
-    ticks.push(Math.abs(v) < step * 1e-9 ? 0 : v);
-  return ticks;
-}
+let clipIds = 0;
 
 /** Bin edges of a TAxis (fixed or variable bins). */
 export function axisEdges(axis) {
@@ -30,6 +26,30 @@ export function axisEdges(axis) {
   const edges = new Array(n + 1);
   for (let i = 0; i <= n; i++) edges[i] = lo + ((hi - lo) * i) / (n || 1);
   return edges;
+}
+
+/** Index of the bin holding x (edges ascending), or -1 outside. */
+export function findBin(edges, x) {
+  if (!(x >= edges[0]) || !(x <= edges[edges.length - 1])) return -1;
+  let lo = 0;
+  let hi = edges.length - 2;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (edges[mid] <= x) lo = mid; else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** The bins [first, last] a zoom range [a, b] touches: ROOT zooms by whole bins. */
+export function binRange(edges, range) {
+  const n = edges.length - 1;
+  if (!range || n < 1) return [0, n - 1];
+  const first = Math.max(0, findBin(edges, Math.max(edges[0], range[0])));
+  let last = findBin(edges, Math.min(edges[n], range[1]));
+  if (last < 0) last = n - 1;
+  // an edge exactly at the right end belongs to the bin before it
+  if (last > first && edges[last] >= range[1]) last -= 1;
+  return [first, Math.max(first, last)];
 }
 
 /** Bin contents of a 1-D histogram (without under/overflow); profiles give bin means. */
@@ -49,14 +69,15 @@ export function hist1dContents(obj) {
   return contents;
 }
 
-/** Entries, mean and standard deviation from the bin contents (what the stats box shows). */
-export function hist1dStats(obj) {
+/** Entries, mean and standard deviation from the bin contents of bins [first, last]. */
+export function hist1dStats(obj, first = 0, last = Infinity) {
   const edges = axisEdges(obj.fXaxis);
   const contents = hist1dContents(obj);
   let sw = 0;
   let swx = 0;
   let swx2 = 0;
   contents.forEach((w, i) => {
+    if (i < first || i > last) return;
     const x = (edges[i] + edges[i + 1]) / 2;
     sw += w;
     swx += w * x;
@@ -67,26 +88,37 @@ export function hist1dStats(obj) {
   return { entries: Number(obj.fEntries ?? sw), mean, std };
 }
 
-function frameBox(width, height) {
+export function frameBox(width, height, extraRight = 0) {
   const w = Math.max(120, width);
   const h = Math.max(90, height);
-  return { w, h, x0: MARGIN.left, x1: w - MARGIN.right, y0: h - MARGIN.bottom, y1: MARGIN.top };
+  return { w, h, x0: MARGIN.left, x1: w - MARGIN.right - extraRight, y0: h - MARGIN.bottom,
+    y1: MARGIN.top };
 }
 
-function axes(root, box, xlo, xhi, ylo, yhi, sx, sy) {
+/** An SVG text node for a tick label: `10` with a raised exponent for powers of ten. */
+function labelText(props, label) {
+  const node = svg('text', props);
+  if (label.exp !== undefined) {
+    node.append(label.base);
+    node.append(svg('tspan', { dy: -5, 'font-size': '8.5px' }, label.exp));
+  } else node.append(label.text);
+  return node;
+}
+
+function axes(root, box, sx, sy) {
   root.append(svg('rect', { x: box.x0, y: box.y1, width: box.x1 - box.x0,
     height: box.y0 - box.y1, fill: 'none', stroke: '#000', 'stroke-width': 1 }));
-  for (const t of niceTicks(xlo, xhi, Math.max(4, Math.floor((box.x1 - box.x0) / 70)))) {
-    const x = sx(t);
-    root.append(svg('line', { x1: x, x2: x, y1: box.y0, y2: box.y0 - 5, stroke: '#000' }));
-    root.append(svg('text', { x, y: box.y0 + 14, 'text-anchor': 'middle', class: 'tick' },
-      formatNumber(t)));
+  for (const t of sx.ticks(Math.max(4, Math.floor((box.x1 - box.x0) / 70)))) {
+    const x = sx.map(t.value);
+    root.append(svg('line', { x1: x, x2: x, y1: box.y0, y2: box.y0 - (t.major ? 5 : 3), stroke: '#000' }));
+    if (t.label) root.append(labelText({ x, y: box.y0 + 14, 'text-anchor': 'middle',
+      class: 'tick xtick' }, t.label));
   }
-  for (const t of niceTicks(ylo, yhi, Math.max(3, Math.floor((box.y0 - box.y1) / 40)))) {
-    const y = sy(t);
-    root.append(svg('line', { x1: box.x0, x2: box.x0 + 5, y1: y, y2: y, stroke: '#000' }));
-    root.append(svg('text', { x: box.x0 - 4, y: y + 4, 'text-anchor': 'end', class: 'tick' },
-      formatNumber(t)));
+  for (const t of sy.ticks(Math.max(3, Math.floor((box.y0 - box.y1) / 40)))) {
+    const y = sy.map(t.value);
+    root.append(svg('line', { x1: box.x0, x2: box.x0 + (t.major ? 5 : 3), y1: y, y2: y, stroke: '#000' }));
+    if (t.label) root.append(labelText({ x: box.x0 - 4, y: y + 4, 'text-anchor': 'end',
+      class: 'tick ytick' }, t.label));
   }
 }
 
@@ -95,7 +127,7 @@ function titleText(root, box, text) {
     class: 'plot-title' }, text));
 }
 
-function range(values) {
+export function range(values) {
   let lo = Infinity;
   let hi = -Infinity;
   for (const v of values) {
@@ -108,54 +140,99 @@ function range(values) {
   return [lo, hi];
 }
 
-/** Draw a TH1 or TProfile as SVG. `opt`: "" or "hist" (filled steps), "l" (line), "bar". */
-export function drawHist1D(obj, width, height, opt = '') {
-  const box = frameBox(width, height);
-  const root = svg('svg', { width: box.w, height: box.h, class: 'plot hist1d',
+/** A y scale for `values`: the zoomed range, else log (ROOT's range) or linear from `linear`;
+ * a log axis with nothing positive to show falls back to linear, as in ROOT. */
+function yScale(box, values, zoomY, log, linear) {
+  if (zoomY) return makeScale(zoomY[0], zoomY[1], box.y0, box.y1, log && zoomY[0] > 0);
+  const logged = log ? logRange(values) : null;
+  if (logged) return makeScale(logged[0], logged[1], box.y0, box.y1, true);
+  const [lo, hi] = linear();
+  return makeScale(lo, hi, box.y0, box.y1, false);
+}
+
+function plotRoot(box, kind) {
+  const root = svg('svg', { width: box.w, height: box.h, class: `plot ${kind}`,
     viewBox: `0 0 ${box.w} ${box.h}` });
+  const id = `tsui-clip-${++clipIds}`;
+  root.append(svg('clipPath', { id }, svg('rect', { x: box.x0, y: box.y1, width: box.x1 - box.x0,
+    height: box.y0 - box.y1 })));
+  const inside = svg('g', { 'clip-path': `url(#${id})`, class: 'inside' });
+  return { root, inside };
+}
+
+function markScales(root, sx, sy, flags) {
+  root.dataset.logx = String(sx.log);
+  root.dataset.logy = String(sy.log);
+  root.dataset.xrange = `${sx.lo} ${sx.hi}`;
+  root.dataset.yrange = `${sy.lo} ${sy.hi}`;
+  if (flags) root.dataset.opt = flags.style;
+}
+
+/**
+ * Draw a TH1 or TProfile as SVG. `opt`: a ROOT draw option, `hist` (filled steps, the
+ * default), `l` (line), `bar`, with `logx`/`logy` anywhere in it. `zoom`: `{ x: [a, b],
+ * y: [c, d] }`, either may be missing.
+ */
+export function drawHist1D(obj, width, height, opt = '', zoom = null) {
+  const flags = parseDrawOpt(opt);
+  const box = frameBox(width, height);
+  const { root, inside } = plotRoot(box, 'hist1d');
   const edges = axisEdges(obj.fXaxis);
   const contents = hist1dContents(obj);
   const n = contents.length;
-  const [cmin, cmax] = range(contents);
-  const ylo = Math.min(0, cmin);
-  const yhi = cmax > 0 ? cmax * 1.05 : ylo + 1;
-  const xlo = edges[0];
-  const xhi = edges[n] ?? xlo + 1;
-  const sx = x => box.x0 + ((x - xlo) / (xhi - xlo || 1)) * (box.x1 - box.x0);
-  const sy = y => box.y0 - ((y - ylo) / (yhi - ylo || 1)) * (box.y0 - box.y1);
-  axes(root, box, xlo, xhi, ylo, yhi, sx, sy);
-  const mode = String(opt || '').toLowerCase();
+  const [first, last] = binRange(edges, zoom?.x);
+  const shown = contents.slice(first, last + 1);
+  let xlo = edges[first] ?? 0;
+  const xhi = edges[last + 1] ?? xlo + 1;
+  const logx = flags.logx && xhi > 0;
+  if (logx && !(xlo > 0)) xlo = edges.find(e => e > 0) ?? xhi / 1000;
+  const sx = makeScale(xlo, xhi, box.x0, box.x1, logx);
+  const sy = yScale(box, shown, zoom?.y, flags.logy, () => {
+    const [cmin, cmax] = range(shown);
+    const ylo = Math.min(0, cmin);
+    return [ylo, cmax > 0 ? cmax * 1.05 : ylo + 1];
+  });
+  axes(root, box, sx, sy);
+  root.append(inside);
+  const base = sy.log ? sy.lo : Math.max(sy.lo, Math.min(0, sy.hi));
+  const y = v => sy.map(sy.log && !(v > 0) ? sy.lo : v);
   let drawn = 0;
-  if (mode.includes('bar')) {
-    contents.forEach((v, i) => {
-      if (!v) return;
-      const top = sy(Math.max(v, 0));
-      const bottom = sy(Math.min(v, 0));
-      root.append(svg('rect', { x: sx(edges[i]) + 0.5, y: top,
-        width: Math.max(0.5, sx(edges[i + 1]) - sx(edges[i]) - 1), height: bottom - top,
+  if (flags.style.includes('bar')) {
+    for (let i = first; i <= last; i++) {
+      const v = contents[i];
+      if (!v || (sy.log && v <= 0)) continue;
+      const top = Math.min(y(v), y(base));
+      const bottom = Math.max(y(v), y(base));
+      inside.append(svg('rect', { x: sx.map(edges[i]) + 0.5, y: top,
+        width: Math.max(0.5, sx.map(edges[i + 1]) - sx.map(edges[i]) - 1), height: bottom - top,
         fill: FILL, stroke: LINE, 'stroke-width': 0.5, class: 'bin' }));
       drawn++;
-    });
-  } else if (mode.includes('l')) {
-    const points = contents.map((v, i) => `${sx((edges[i] + edges[i + 1]) / 2)},${sy(v)}`);
-    root.append(svg('polyline', { points: points.join(' '), fill: 'none', stroke: LINE,
+    }
+  } else if (/(^|;)l($|;)/.test(flags.style)) {
+    const points = [];
+    for (let i = first; i <= last; i++) {
+      points.push(`${sx.map((edges[i] + edges[i + 1]) / 2)},${y(contents[i])}`);
+      if (contents[i] !== 0) drawn++;
+    }
+    inside.append(svg('polyline', { points: points.join(' '), fill: 'none', stroke: LINE,
       'stroke-width': 1.5, class: 'bins' }));
-    drawn = contents.filter(v => v !== 0).length;
   } else {
-    let d = `M${sx(edges[0])},${sy(0)}`;
-    contents.forEach((v, i) => {
-      d += `L${sx(edges[i])},${sy(v)}L${sx(edges[i + 1])},${sy(v)}`;
+    let d = `M${sx.map(edges[first])},${y(base)}`;
+    for (let i = first; i <= last; i++) {
+      const v = contents[i];
+      d += `L${sx.map(edges[i])},${y(v)}L${sx.map(edges[i + 1])},${y(v)}`;
       if (v) drawn++;
-    });
-    d += `L${sx(edges[n])},${sy(0)}Z`;
-    root.append(svg('path', { d, fill: FILL, stroke: LINE, 'stroke-width': 1, class: 'bins' }));
+    }
+    d += `L${sx.map(edges[last + 1])},${y(base)}Z`;
+    inside.append(svg('path', { d, fill: FILL, stroke: LINE, 'stroke-width': 1, class: 'bins' }));
   }
   root.dataset.drawnBins = String(drawn);
+  markScales(root, sx, sy, flags);
   titleText(root, box, obj.fTitle || obj.fName);
   if (obj.fXaxis?.fTitle)
     root.append(svg('text', { x: box.x1, y: box.h - 3, 'text-anchor': 'end', class: 'axis-title' },
       obj.fXaxis.fTitle));
-  const stats = hist1dStats(obj);
+  const stats = hist1dStats(obj, first, last);
   const lines = [obj.fName || '', `Entries ${formatNumber(stats.entries, 6)}`,
     `Mean ${formatNumber(stats.mean)}`, `Std Dev ${formatNumber(stats.std)}`];
   const sw = 118;
@@ -165,145 +242,53 @@ export function drawHist1D(obj, width, height, opt = '') {
   lines.forEach((line, i) => group.append(svg('text', { x: 5, y: 14 * (i + 1), class: 'stat' },
     line)));
   if (box.x1 - box.x0 > 2.2 * sw) root.append(group);
+  root.plotInfo = { box, sx, sy, axes: 'x', hit: (px) => {
+    const i = findBin(edges, sx.invert(px));
+    if (i < 0 || i >= n) return null;
+    return { bin: i + 1, lines: [`bin ${i + 1}: [${formatNumber(edges[i], 6)}, ${formatNumber(edges[i + 1], 6)})`,
+      `content ${formatNumber(contents[i], 8)}`] };
+  } };
   return root;
 }
 
-/** Draw (x, y) points as a line plot (arrays, TGraph). */
-export function drawLine(xs, ys, width, height, title = '') {
+/** Draw (x, y) points as a line plot (arrays, TGraph); `opt` may hold logx/logy. */
+export function drawLine(xs, ys, width, height, title = '', opt = '', zoom = null) {
+  const flags = parseDrawOpt(opt);
   const box = frameBox(width, height);
-  const root = svg('svg', { width: box.w, height: box.h, class: 'plot line',
-    viewBox: `0 0 ${box.w} ${box.h}` });
-  const [xlo, xhi] = range(xs);
-  let [ylo, yhi] = range(ys);
-  const pad = (yhi - ylo) * 0.05;
-  ylo -= pad;
-  yhi += pad;
-  const sx = x => box.x0 + ((x - xlo) / (xhi - xlo || 1)) * (box.x1 - box.x0);
-  const sy = y => box.y0 - ((y - ylo) / (yhi - ylo || 1)) * (box.y0 - box.y1);
-  axes(root, box, xlo, xhi, ylo, yhi, sx, sy);
+  const { root, inside } = plotRoot(box, 'line');
+  let [xlo, xhi] = zoom?.x || range(xs);
+  const positive = xs.filter(v => v > 0);
+  const logx = flags.logx && positive.length > 0;
+  if (logx && !(xlo > 0)) xlo = range(positive)[0];
+  if (logx && !(xhi > xlo)) xhi = xlo * 10;
+  const sx = makeScale(xlo, xhi, box.x0, box.x1, logx);
+  const visible = ys.filter((_, i) => xs[i] >= sx.lo && xs[i] <= sx.hi);
+  const sy = yScale(box, visible, zoom?.y, flags.logy, () => {
+    const [lo, hi] = range(visible);
+    const pad = (hi - lo) * 0.05;
+    return [lo - pad, hi + pad];
+  });
+  axes(root, box, sx, sy);
+  root.append(inside);
   const points = [];
-  for (let i = 0; i < Math.min(xs.length, ys.length); i++)
-    if (Number.isFinite(xs[i]) && Number.isFinite(ys[i])) points.push(`${sx(xs[i])},${sy(ys[i])}`);
-  root.append(svg('polyline', { points: points.join(' '), fill: 'none', stroke: LINE,
+  for (let i = 0; i < Math.min(xs.length, ys.length); i++) {
+    if (!Number.isFinite(xs[i]) || !Number.isFinite(ys[i])) continue;
+    if ((sx.log && xs[i] <= 0) || (sy.log && ys[i] <= 0)) continue;
+    points.push(`${sx.map(xs[i])},${sy.map(ys[i])}`);
+  }
+  inside.append(svg('polyline', { points: points.join(' '), fill: 'none', stroke: LINE,
     'stroke-width': 1.5, class: 'bins' }));
   root.dataset.drawnBins = String(points.length);
+  markScales(root, sx, sy, flags);
   titleText(root, box, title);
+  root.plotInfo = { box, sx, sy, axes: 'x', hit: (px) => {
+    const x = sx.invert(px);
+    let best = -1;
+    for (let i = 0; i < xs.length; i++)
+      if (Number.isFinite(xs[i]) && (best < 0 || Math.abs(xs[i] - x) < Math.abs(xs[best] - x))) best = i;
+    if (best < 0) return null;
+    return { bin: best, lines: [`point ${best}: x ${formatNumber(xs[best], 8)}`,
+      `y ${formatNumber(ys[best], 8)}`] };
+  } };
   return root;
-}
-
-// ROOT's kBird palette stops (the default of ROOT 6)
-const BIRD = [
-  [0.2082, 0.1664, 0.5293], [0.0592, 0.3599, 0.8684], [0.078, 0.5041, 0.8385],
-  [0.0232, 0.6419, 0.7914], [0.1802, 0.7178, 0.6425], [0.5301, 0.7492, 0.4662],
-  [0.8186, 0.7328, 0.3499], [0.9956, 0.7862, 0.1968], [0.9764, 0.9832, 0.0539],
-];
-
-/** Palette colour for t in [0, 1] as [r, g, b] 0..255. */
-export function palette(t) {
-  const x = Math.min(1, Math.max(0, t)) * (BIRD.length - 1);
-  const i = Math.min(BIRD.length - 2, Math.floor(x));
-  const f = x - i;
-  return BIRD[i].map((c, k) => Math.round(255 * (c + (BIRD[i + 1][k] - c) * f)));
-}
-
-/** Draw a colour map: `cell(ix, iy)` for ix < nx, iy < ny; zero cells stay blank (colz). */
-export function drawColorMap(nx, ny, cell, xedges, yedges, width, height, title = '') {
-  const w = Math.max(160, width);
-  const h = Math.max(120, height);
-  const ratio = window.devicePixelRatio || 1;
-  const canvas = document.createElement('canvas');
-  canvas.className = 'plot hist2d';
-  canvas.width = Math.round(w * ratio);
-  canvas.height = Math.round(h * ratio);
-  canvas.style.width = `${w}px`;
-  canvas.style.height = `${h}px`;
-  const ctx = canvas.getContext('2d');
-  ctx.scale(ratio, ratio);
-  ctx.fillStyle = '#fff';
-  ctx.fillRect(0, 0, w, h);
-  const box = { x0: MARGIN.left, x1: w - MARGIN.right - 46, y0: h - MARGIN.bottom, y1: MARGIN.top };
-  let vmin = Infinity;
-  let vmax = -Infinity;
-  for (let iy = 0; iy < ny; iy++)
-    for (let ix = 0; ix < nx; ix++) {
-      const v = cell(ix, iy);
-      if (!Number.isFinite(v) || v === 0) continue;
-      if (v < vmin) vmin = v;
-      if (v > vmax) vmax = v;
-    }
-  const xlo = xedges[0];
-  const xhi = xedges[nx];
-  const ylo = yedges[0];
-  const yhi = yedges[ny];
-  const sx = x => box.x0 + ((x - xlo) / (xhi - xlo || 1)) * (box.x1 - box.x0);
-  const sy = y => box.y0 - ((y - ylo) / (yhi - ylo || 1)) * (box.y0 - box.y1);
-  let drawn = 0;
-  if (vmax >= vmin) {
-    for (let iy = 0; iy < ny; iy++)
-      for (let ix = 0; ix < nx; ix++) {
-        const v = cell(ix, iy);
-        if (!Number.isFinite(v) || v === 0) continue;
-        const [r, g, b] = palette(vmax > vmin ? (v - vmin) / (vmax - vmin) : 1);
-        ctx.fillStyle = `rgb(${r},${g},${b})`;
-        const x = sx(xedges[ix]);
-        const y = sy(yedges[iy + 1]);
-        ctx.fillRect(x, y, sx(xedges[ix + 1]) - x + 0.4, sy(yedges[iy]) - y + 0.4);
-        drawn++;
-      }
-  }
-  ctx.strokeStyle = '#000';
-  ctx.lineWidth = 1;
-  ctx.strokeRect(box.x0, box.y1, box.x1 - box.x0, box.y0 - box.y1);
-  ctx.fillStyle = '#000';
-  ctx.font = '11px system-ui, sans-serif';
-  ctx.textAlign = 'center';
-  for (const t of niceTicks(xlo, xhi, Math.max(4, Math.floor((box.x1 - box.x0) / 70)))) {
-    ctx.fillRect(sx(t), box.y0 - 5, 1, 5);
-    ctx.fillText(formatNumber(t), sx(t), box.y0 + 14);
-  }
-  ctx.textAlign = 'right';
-  for (const t of niceTicks(ylo, yhi, Math.max(3, Math.floor((box.y0 - box.y1) / 40)))) {
-    ctx.fillRect(box.x0, sy(t), 5, 1);
-    ctx.fillText(formatNumber(t), box.x0 - 4, sy(t) + 4);
-  }
-  // palette axis on the right
-  const px = box.x1 + 8;
-  for (let i = 0; i < 64; i++) {
-    const [r, g, b] = palette(i / 63);
-    ctx.fillStyle = `rgb(${r},${g},${b})`;
-    const y0 = box.y0 - ((i + 1) / 64) * (box.y0 - box.y1);
-    ctx.fillRect(px, y0, 12, (box.y0 - box.y1) / 64 + 0.5);
-  }
-  ctx.fillStyle = '#000';
-  ctx.textAlign = 'left';
-  if (vmax >= vmin) {
-    ctx.fillText(formatNumber(vmax), px + 14, box.y1 + 8);
-    ctx.fillText(formatNumber(vmin), px + 14, box.y0);
-  }
-  if (title) {
-    ctx.textAlign = 'center';
-    ctx.font = '13px system-ui, sans-serif';
-    ctx.fillText(title, w / 2, 18);
-  }
-  canvas.dataset.drawnBins = String(drawn);
-  return canvas;
-}
-
-/** Draw a TH2* histogram (fArray holds (nx+2)*(ny+2) cells with under/overflow). */
-export function drawHist2D(obj, width, height) {
-  const nx = obj.fXaxis?.fNbins | 0;
-  const ny = obj.fYaxis?.fNbins | 0;
-  const array = obj.fArray || [];
-  const cell = (ix, iy) => Number(array[(ix + 1) + (nx + 2) * (iy + 1)] ?? 0);
-  return drawColorMap(nx, ny, cell, axisEdges(obj.fXaxis), axisEdges(obj.fYaxis), width, height,
-    obj.fTitle || obj.fName || '');
-}
-
-/** Draw a numeric matrix (rows of equal length) as a colour map, row 0 at the bottom. */
-export function drawMatrix(rows, width, height, title = '') {
-  const ny = rows.length;
-  const nx = Math.max(0, ...rows.map(r => r.length));
-  const edges = n => Array.from({ length: n + 1 }, (_, i) => i);
-  return drawColorMap(nx, ny, (ix, iy) => Number(rows[iy]?.[ix] ?? 0), edges(nx), edges(ny),
-    width, height, title);
 }

@@ -5,12 +5,13 @@
 // and at any item path of the tree: `/Objects/hists/` shows only that sub-tree).
 //
 // Top-level fields understood (as JSROOT does): _monitoring, _drawitem, _drawopt, _layout,
-// _browser, _toptitle, _username; item fields: _hidden, _icon, _kind, _more, _title,
+// _browser, _toptitle, _username, _noimages (no PNG view: the server lacks its images
+// extra); item fields: _hidden, _icon, _kind, _more, _title,
 // _realname, _numargs, _fastcmd, _update_item, _hreload. URL parameters: item, opt, layout,
 // monitoring, nobrowser, jsroot (switch to the JSROOT page).
 
 import { el, fetchJSON, itemUrl, parseAsArray } from './tsui-dom.mjs';
-import { Browser, isCommand } from './tsui-tree.mjs';
+import { Browser, isCommand, isWebSocket } from './tsui-tree.mjs';
 import { Frame } from './tsui-views.mjs';
 
 const BROWSER_MODES = ['fix', 'float', 'no', 'off'];
@@ -34,6 +35,35 @@ function clamp(n) {
   return Math.min(6, Math.max(1, n | 0));
 }
 
+/** The smallest of the offered layouts that holds `count` items. */
+export function layoutFor(count) {
+  if (count <= 1) return 'simple';
+  if (count === 2) return 'grid2x1';
+  if (count <= 4) return 'grid2x2';
+  if (count <= 6) return 'grid3x2';
+  return 'grid3x3';
+}
+
+/**
+ * The layout the page was asked for. The URL's `layout` wins. Items named in the URL replace
+ * the server's `_drawitem`, and the server's `_layout` was chosen for those, so they get a
+ * layout that fits their number (one item: the whole area, not one frame of a 2x2 grid).
+ * Otherwise the server's `_layout`, else `simple`.
+ */
+export function chooseLayout(params, top) {
+  if (params.get('layout')) return params.get('layout');
+  if (params.has('item')) return layoutFor(parseAsArray(params.get('item')).length);
+  return top?._layout || 'simple';
+}
+
+/** Whether the page's own top node is something to draw (an item's own page). */
+function isDrawable(hitem) {
+  if (!hitem || isCommand(hitem) || isWebSocket(hitem)) return false;
+  const kind = String(hitem._kind || '');
+  if (kind === 'ROOT.TFolder' || kind === 'ROOT.Session') return false;
+  return Boolean(kind) || !Array.isArray(hitem._childs);
+}
+
 class App {
   constructor(root, embedded) {
     this.root = root;
@@ -43,8 +73,12 @@ class App {
     this.active = null;
     this.layout = 'simple';
     this.monitorTimer = null;
+    this.monitoring = false;
+    this.noImages = false;
     this.top = null;
     this.build();
+    // one ticker for every frame's "updated 0.8 s ago" and stale mark
+    this.ageTimer = setInterval(() => this.tickAges(), 100);
   }
 
   build() {
@@ -112,8 +146,10 @@ class App {
     if (!BROWSER_MODES.includes(mode)) mode = 'fix';
     this.root.dataset.browser = mode;
     this.root.classList.toggle('browser-hidden', mode === 'no' || mode === 'off');
+    this.noImages = top?._noimages === true || top?._noimages === 'true';
+    this.root.dataset.images = this.noImages ? 'no' : 'yes';
     this.browser.setHierarchy(top);
-    const layout = p.get('layout') || top?._layout || 'simple';
+    const layout = chooseLayout(p, top);
     for (const name of new Set([...LAYOUTS, layout]))
       this.layoutSelect.append(el('option', { value: name, text: name }));
     this.setLayout(layout);
@@ -177,7 +213,7 @@ class App {
     const next = this.frames[(this.frames.indexOf(frame) + 1) % this.frames.length];
     const shown = frame.show(names, hitem, opt);
     if (!next.item) this.activate(next);
-    this.status(`showing ${path || '/'}`);
+    this.status(`showing ${path || hitem?._name || '/'}`);
     return shown;
   }
 
@@ -186,6 +222,11 @@ class App {
       : parseAsArray(this.top?._drawitem);
     const opts = this.params.has('opt') ? parseAsArray(this.params.get('opt'))
       : parseAsArray(this.top?._drawopt);
+    if (!this.params.has('item') && !items.length && isDrawable(this.top)) {
+      // an item's own page (/Objects/hists/hpx/): its top node is the item, drawn at once
+      await this.display([], this.top, opts[0] ?? '');
+      return;
+    }
     const jobs = [];
     for (const [i, path] of items.entries()) {
       const names = path.split('/').filter(Boolean);
@@ -211,7 +252,18 @@ class App {
   }
 
   // -- monitoring ---------------------------------------------------------------------
+  /** The monitoring interval in ms, as the toolbar says. */
+  interval() {
+    return Math.max(100, Number(this.intervalInput.value) || 1000);
+  }
+
+  tickAges() {
+    const now = performance.now();
+    for (const frame of this.frames) frame.tickAge(now);
+  }
+
   setMonitoring(on) {
+    this.monitoring = on;
     this.monitorBox.checked = on;
     this.root.dataset.monitoring = on ? 'on' : 'off';
     clearTimeout(this.monitorTimer);
@@ -220,7 +272,7 @@ class App {
   }
 
   scheduleMonitor() {
-    const every = Math.max(100, Number(this.intervalInput.value) || 1000);
+    const every = this.interval();
     this.monitorTimer = setTimeout(async () => {
       await Promise.all(this.frames.filter(f => f.item).map(f => f.refresh()));
       if (this.monitorBox.checked) this.scheduleMonitor();
