@@ -514,12 +514,39 @@ def has_members(obj: object) -> bool:
             if not is_leaf(value) and value is not None:
                 return True
         return False
+    if _some_field_is_data(obj):
+        return True
     seen: set[str] = set()
     for name, value in _attr_candidates(obj):
         if name not in seen:
             if not _is_opaque(value):
                 return True
             seen.add(name)
+    return False
+
+
+def _some_field_is_data(obj: object) -> bool:
+    """The quick yes of :func:`has_members` for the usual objects, asked for every item of a
+    listing: a dataclass's or a plain object's first public attribute that is data. Its
+    ``False`` proves nothing (the full walk then decides): it looks at fewer places."""
+    cls = type(obj)
+    if dataclasses.is_dataclass(cls) and not _is_namedtuple(obj):
+        for name in _dataclass_public_fields(cls):
+            value = getattr(obj, name, _MISSING)
+            if value is not _MISSING and not _is_opaque(value):
+                return True
+        return False
+    try:
+        d = object.__getattribute__(obj, "__dict__")
+    except AttributeError:
+        return False
+    if type(d) is dict:
+        try:
+            for name, value in d.items():  # (no copy, unlike the full walk)
+                if is_public_name(name) and not _is_opaque(value):
+                    return True
+        except RuntimeError:  # another thread changed the object meanwhile: walk it fully
+            return False
     return False
 
 
