@@ -25,7 +25,8 @@ the cut ones. A request that got no answer at all is logged with the status it s
 :data:`CLIENT_CLOSED` (nginx's 499: the client or front-end went away first), 503 (the
 server shut down first) or 500 (the server failed), always with the mark.
 
-Headers are never logged, so neither are credentials.
+Headers are never logged, so neither are credentials; nor are access tokens sent in the URL
+(``?token=``, :mod:`trioserve.auth.tokens`): their value is logged as ``(hidden)``.
 """
 
 from __future__ import annotations
@@ -33,8 +34,16 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime
+from urllib.parse import unquote_plus
 
-__all__ = ["ACCESS_LOGGER", "CLIENT_CLOSED", "AccessLog", "clf_line", "clf_time"]
+__all__ = [
+    "ACCESS_LOGGER",
+    "CLIENT_CLOSED",
+    "AccessLog",
+    "clf_line",
+    "clf_time",
+    "hide_tokens",
+]
 
 ACCESS_LOGGER = "trioserve.access"
 #: the status logged for a request the client (or front-end) left before any answer: nginx's
@@ -68,6 +77,25 @@ def _escape(text: str) -> str:
     return "".join(out)
 
 
+def _hide_token(part: str) -> str:
+    name = part.partition("=")[0]
+    return f"{name}=(hidden)" if unquote_plus(name) == "token" else part
+
+
+def hide_tokens(request_line: str) -> str:
+    """``GET /a?x=1&token=SECRET HTTP/1.1`` -> ``GET /a?x=1&token=(hidden) HTTP/1.1``: an
+    access token in a URL must not live on in log files (the name stays, so a line still
+    says that a token was used). Only the query of the request target is touched."""
+    head, question, rest = request_line.partition("?")
+    if not question:
+        return request_line
+    query, space, tail = rest.partition(" ")
+    if "oken" not in query and "%" not in query:
+        return request_line  # the usual case: no token, no escaped name that could be one
+    hidden = "&".join(_hide_token(part) for part in query.split("&"))
+    return head + question + hidden + space + tail
+
+
 def clf_line(
     peer: str,
     user: str | None,
@@ -82,7 +110,7 @@ def clf_line(
     user_field = _escape(user).replace(" ", "\\x20") if user else "-"
     size_field = str(size) if size else "-"
     line = (
-        f'{peer or "-"} - {user_field} {clf_time(when)} "{_escape(request_line)}" '
+        f'{peer or "-"} - {user_field} {clf_time(when)} "{_escape(hide_tokens(request_line))}" '
         f"{status} {size_field}"
     )
     if cut is not None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from trioserve.errors import RequestError
+from trioserve.policy import ScopedUser
 from trioserve.render.introspect import get_member
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     import trio
 
     from trioserve.appthread import ObjectAccess
+    from trioserve.auth.tokens import TokenAuthority
     from trioserve.call import Call, Response
     from trioserve.files import Locations
     from trioserve.policy import Policy
@@ -60,6 +62,11 @@ class Host(Protocol):
     @property
     def nursery(self) -> trio.Nursery | None: ...
 
+    @property
+    def tokens(self) -> TokenAuthority:
+        """Judges the access tokens requests carry (:mod:`trioserve.auth.tokens`)."""
+        ...
+
     def register(
         self, folder: str, obj: Any, name: str | None = None, title: str | None = None
     ) -> str: ...
@@ -80,7 +87,11 @@ def resolve_visible(
     if found is None:
         return None
     policy = host.policy
-    if policy.has_rules and not policy.can_see(found.path(), user):
+    scoped = isinstance(user, ScopedUser)
+    if (policy.has_rules or scoped) and not policy.can_see(found.path(), user):
+        return None
+    if scoped and not found.node.is_folder and policy.is_passage(found.path(), user):
+        # a token limited to a member of an object may not read the object it lies in
         return None
     return found
 

@@ -65,7 +65,9 @@ class Dispatcher:
     async def handle(self, call: Call) -> Response:
         """Answer one call; never raises (except cancellation)."""
         try:
-            response = await self.dispatch(call)
+            # a token the engine did not judge (FastCGI, an engine without an authenticator)
+            refusal = self.server.tokens.authenticate(call)
+            response = refusal if refusal is not None else await self.dispatch(call)
         except RequestError as exc:
             response = exc.to_response()
         except Exception:

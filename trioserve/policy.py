@@ -39,6 +39,9 @@ Deliberate differences from ROOT (each a defect there, reference §4.8 and §9.4
   one wins, so the later call is silently ignored); an exact path rule wins over a ``*/name``
   wildcard whatever the order.
 * Method names starting with ``_`` are never callable, whatever the rules say.
+
+An access token (:mod:`trioserve.auth.tokens`) authenticates as a :class:`ScopedUser`: the
+user's name, whose rules apply as they are, narrowed to the token's path prefixes.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ __all__ = [
     "Level",
     "Policy",
     "Rule",
+    "ScopedUser",
     "parse_rule",
     "principal",
     "split_segments",
@@ -97,6 +101,47 @@ def split_segments(path: str | Sequence[str]) -> tuple[str, ...]:
     """``"/a//b/"`` -> ``("a", "b")``; a sequence of segments is taken as is (minus empties)."""
     parts = path.split("/") if isinstance(path, str) else path
     return tuple(p for p in parts if p)
+
+
+class ScopedUser(str):
+    """A user name limited to some subtrees: what an access token authenticates as.
+
+    It *is* the name (equal to it, hashed like it), so every rule naming the user applies
+    unchanged and code that only logs or compares the name needs to know nothing; the policy
+    alone reads :attr:`prefixes`, and only narrows: under a prefix the user's own access
+    applies; the folders on the way to a prefix (the "passage", ``/`` and ``/Objects`` for
+    ``/Objects/hists``) are visible read-only so listings can lead there, and show nothing
+    else; everything else is hidden (404, like any hidden item).
+    """
+
+    prefixes: tuple[tuple[str, ...], ...]
+
+    def __new__(cls, name: str, prefixes: Iterable[str | Sequence[str]]) -> ScopedUser:
+        self = super().__new__(cls, name)
+        self.prefixes = tuple(sorted({split_segments(p) for p in prefixes}))
+        return self
+
+    def __repr__(self) -> str:
+        paths = ", ".join("/" + "/".join(p) for p in self.prefixes)
+        return f"ScopedUser({str.__repr__(self)}, [{paths}])"
+
+
+_INSIDE, _PASSAGE, _OUTSIDE = 1, 0, -1
+
+
+def _scope(segments: tuple[str, ...], user: str | None) -> int:
+    """Where ``segments`` lies for a scoped user: inside a prefix, on the way to one, or
+    outside; inside for everyone else."""
+    if not isinstance(user, ScopedUser):
+        return _INSIDE
+    depth = len(segments)
+    where = _OUTSIDE
+    for prefix in user.prefixes:
+        if segments[: len(prefix)] == prefix:
+            return _INSIDE
+        if depth < len(prefix) and prefix[:depth] == segments:
+            where = _PASSAGE
+    return where
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +329,10 @@ class Policy:
     def __init__(self, *, readonly: bool = True, allow_post_objects: bool = False) -> None:
         self.readonly = readonly
         self.allow_post_objects = allow_post_objects
+        #: set (by the server's token authority) once a request may come as a
+        #: :class:`ScopedUser`: from then on :attr:`has_rules` is true, so the fast paths
+        #: that skip the policy when no rule exists judge every request again
+        self.scoped = False
         self._exact: dict[tuple[str, ...], Rule] = {}
         #: wildcard rules keyed by the path *suffix* after ``*/``
         self._wild: dict[tuple[str, ...], Rule] = {}
@@ -334,7 +383,8 @@ class Policy:
 
     @property
     def has_rules(self) -> bool:
-        return bool(self._exact or self._wild)
+        """False only when every request sees everything: no rule, and no scoped token."""
+        return bool(self._exact or self._wild or self.scoped)
 
     def rules(self) -> list[tuple[str, Rule]]:
         """Every rule with its path, for diagnostics pages."""
@@ -362,6 +412,9 @@ class Policy:
     def access(self, path: str | Sequence[str], user: str | None) -> Access:
         """The access of ``user`` (``None`` = anonymous) to the item at ``path``."""
         segments = split_segments(path)
+        scope = _scope(segments, user)
+        if scope == _OUTSIDE:
+            return Access(Level.HIDDEN, self.readonly)
         name = principal(user)
         level = _ROOT_LEVEL
         rule: Rule | None = None
@@ -374,6 +427,8 @@ class Policy:
                 return Access(Level.HIDDEN, self.readonly)
             if own is not Level.DEFAULT:
                 level = own
+        if scope == _PASSAGE:  # on the way to a token's prefix: listed, nothing more
+            return Access(Level.READONLY, self.readonly)
         # ``rule`` is now the target's own rule (the loop's last step) or None
         methods = rule.allow_method if rule is not None else frozenset()
         return Access(level, self.readonly, methods)
@@ -386,6 +441,9 @@ class Policy:
         """
         if parent.hidden:
             return Access(Level.HIDDEN, self.readonly)
+        if isinstance(user, ScopedUser):
+            # a passage parent's READONLY is not what its children inherit: walk from the top
+            return self.access(path, user)
         rule = self.rule_for(split_segments(path))
         if rule is None:
             return Access(parent.level, self.readonly)
@@ -397,9 +455,14 @@ class Policy:
 
     def can_see(self, path: str | Sequence[str], user: str | None) -> bool:
         """Listed in ``h.json`` and readable (``root.json``, ``item.json``...); else 404."""
-        if not self._exact and not self._wild:
+        if not self._exact and not self._wild and not isinstance(user, ScopedUser):
             return True  # no rule, nothing hidden: asked for every request, so no walk
         return not self.access(path, user).hidden
+
+    def is_passage(self, path: str | Sequence[str], user: str | None) -> bool:
+        """True when ``path`` is only on the way to a scoped user's prefixes: a folder there
+        may be listed, an object there must not be read (see :class:`ScopedUser`)."""
+        return _scope(split_segments(path), user) == _PASSAGE
 
     def can_call_method(self, path: str | Sequence[str], user: str | None, method: str) -> bool:
         """``exe.*``: full access, or ``method`` exactly in this item's ``allow_method``."""

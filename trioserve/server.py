@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -33,6 +33,9 @@ from trioserve.errors import (
 from trioserve.spec import EngineSpec, parse_engine_spec, parse_server_string
 from trioserve.startup import bind_error, describe_engine, engine_name
 from trioserve.tree import Node, Tree, normalize_api_path
+
+if TYPE_CHECKING:
+    from trioserve.auth.tokens import TokenAuthority
 
 __all__ = ["MissedRequestHook", "Server"]
 
@@ -154,6 +157,61 @@ class Server:
             path = "/" + "/".join(normalize_api_path(path))
         self.policy.restrict(path, options)
 
+    # -- access tokens (trioserve.auth.tokens) ---------------------------------------
+    @property
+    def tokens(self) -> TokenAuthority:
+        """The authority that mints and judges this server's access tokens: made on first
+        use with a random secret (tokens then live as long as this process), or with the
+        secret of :meth:`set_token_secret`."""
+        authority: TokenAuthority | None = getattr(self, "_tokens", None)
+        if authority is None:
+            from trioserve.auth.tokens import TokenAuthority
+
+            authority = TokenAuthority(on_scoped=self._judge_every_request)
+            self._tokens = authority
+        return authority
+
+    def _judge_every_request(self) -> None:
+        # a scoped token arrived: the policy's no-rule fast paths must not skip it
+        self.policy.scoped = True
+
+    def set_token_secret(self, path: str | os.PathLike[str]) -> None:
+        """Sign and check tokens with the secret in ``path`` (created if missing; the file
+        ``auth_secret_file=`` uses may be the same one), so tokens outlive a restart and work
+        on every process that reads it; revocations are kept in ``<path>.revoked``."""
+        from trioserve.auth.secret_file import SecretFileError
+
+        try:
+            self.tokens.use_secret_file(path)
+        except SecretFileError as exc:
+            raise ConfigError(str(exc)) from None
+
+    def create_token(
+        self, user: str, *, lifetime: float, paths: str | list[str] | None = None
+    ) -> str:
+        """A token that acts as ``user`` -- under every restriction that applies to that
+        user -- limited to the subtrees ``paths`` (``None``: the whole tree), for
+        ``lifetime`` seconds. Clients send it as ``?token=`` or ``Authorization: Bearer``.
+        Relative paths live under ``/Objects/``, as in :meth:`restrict`."""
+        if isinstance(paths, str):
+            paths = [paths]
+        if paths is not None:
+            paths = [
+                p if p.startswith("/") else "/" + "/".join(normalize_api_path(p)) for p in paths
+            ]
+        try:
+            return self.tokens.mint(user, lifetime=lifetime, paths=paths)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
+    def revoke_token(self, token: str) -> None:
+        """End ``token`` now (kept in ``<secret file>.revoked`` when there is a secret
+        file, so it stays ended after a restart and on the processes sharing the file)."""
+        try:
+            self.tokens.revoke(token)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+
     def set_allow_post_objects(self, allow: bool = True) -> None:
         """Let ``exe.*`` take an argument from the POST body (``name=_post_object_json_``).
         Off by default: decoding what a remote user posts is attack surface."""
@@ -237,7 +295,7 @@ class Server:
             websocket=self.dispatcher.websocket_hook(),
             cors=lambda: self.cors,
             cors_credentials=lambda: self.cors_credentials,
-            make_authenticator=make_authenticator,
+            make_authenticator=lambda spec: make_authenticator(spec, self.tokens),
         )
 
     def _apply_engine_server_options(self, spec: EngineSpec) -> None:

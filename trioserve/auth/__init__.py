@@ -10,6 +10,12 @@
   the request's user.
 * Nobody authenticated: ``call.user`` stays ``None``, which the policy treats as the real
   principal :data:`trioserve.policy.ANONYMOUS`.
+* Access tokens (:mod:`trioserve.auth.tokens`), on every engine: a request carrying one
+  (``?token=`` or ``Authorization: Bearer``) is judged by it alone -- valid is enough, even
+  where digest is required; expired or invalid is 401. HTTP engines judge it in their
+  authenticator (:class:`TokenAuthenticator`, or :class:`DigestAuthenticator` given the
+  authority), so before a websocket upgrade or the body; the dispatcher judges whatever still
+  carries one (FastCGI, long-poll behind a front-end).
 
 The ``Authorization`` value is never logged and never appears in a response or an error.
 """
@@ -32,6 +38,7 @@ from trioserve.auth.digest import (
 )
 from trioserve.auth.htdigest import PasswordFile
 from trioserve.auth.secret_file import SecretFileError, load_secret_file
+from trioserve.auth.tokens import TokenAuthority, find_token
 from trioserve.call import Call, Response, error_response
 from trioserve.errors import SpecError
 from trioserve.policy import ANONYMOUS
@@ -51,6 +58,8 @@ __all__ = [
     "PasswordFile",
     "Result",
     "Stale",
+    "TokenAuthenticator",
+    "TokenAuthority",
     "frontend_user",
     "make_authenticator",
     "request_target",
@@ -76,11 +85,24 @@ def request_target(call: Call) -> str:
     return f"{target}?{call.query}" if call.query else target
 
 
-class DigestAuthenticator:
-    """The engines' :class:`~trioserve.engines.base.Authenticator` for digest auth."""
+class TokenAuthenticator:
+    """The authenticator of an engine without digest auth: only a token, when one comes,
+    is judged (a request without one goes on as anonymous)."""
 
-    def __init__(self, verifier: DigestVerifier) -> None:
+    def __init__(self, tokens: TokenAuthority) -> None:
+        self.tokens = tokens
+
+    def check(self, call: Call, now: float) -> Response | None:
+        return self.tokens.authenticate(call)
+
+
+class DigestAuthenticator:
+    """The engines' :class:`~trioserve.engines.base.Authenticator` for digest auth; given a
+    :class:`TokenAuthority`, a request carrying a token is judged by it instead."""
+
+    def __init__(self, verifier: DigestVerifier, tokens: TokenAuthority | None = None) -> None:
         self.verifier = verifier
+        self.tokens = tokens
 
     @property
     def realm(self) -> str:
@@ -96,6 +118,8 @@ class DigestAuthenticator:
 
     def check(self, call: Call, now: float) -> Response | None:
         """``None`` (and ``call.user`` set) when authenticated; else the response to send."""
+        if self.tokens is not None and find_token(call) is not None:
+            return self.tokens.authenticate(call)
         header = call.header("authorization")
         if header is None:
             return self.challenge_response(now)
@@ -115,10 +139,14 @@ class DigestAuthenticator:
         return self.challenge_response(now)
 
 
-def make_authenticator(spec: EngineSpec) -> Authenticator | None:
-    """Digest auth for an engine whose spec has ``auth_file`` and ``auth_domain``.
+def make_authenticator(
+    spec: EngineSpec, tokens: TokenAuthority | None = None
+) -> Authenticator | None:
+    """Digest auth for an engine whose spec has ``auth_file`` and ``auth_domain``, accepting
+    ``tokens``' tokens instead when given.
 
-    ``None`` when neither is given. One without the other, or a file that does not exist,
+    Without those options: a :class:`TokenAuthenticator` when ``tokens`` is given, else
+    ``None``. One without the other, or a file that does not exist,
     is a :class:`~trioserve.errors.SpecError` at start: a server that believes it is
     protected while it is not is the worst outcome. So is ``auth_secret_file`` without a
     path, without digest auth, or naming a file that cannot be used as a secret; a missing
@@ -133,7 +161,7 @@ def make_authenticator(spec: EngineSpec) -> Authenticator | None:
                 f"{spec.text!r}: auth_secret_file= is for digest authentication, which needs "
                 "auth_file= and auth_domain="
             )
-        return None
+        return None if tokens is None else TokenAuthenticator(tokens)
     if auth_file is None or realm is None:
         missing = "auth_file" if auth_file is None else "auth_domain"
         raise SpecError(
@@ -161,7 +189,7 @@ def make_authenticator(spec: EngineSpec) -> Authenticator | None:
         raise SpecError(f"{spec.text!r}: auth_domain: {exc}") from None
     if not verifier.store.algorithms(realm):
         log.warning("password file %s has no account for realm %r", auth_file, realm)
-    return DigestAuthenticator(verifier)
+    return DigestAuthenticator(verifier, tokens)
 
 
 def frontend_user(remote_user: str | None, auth_type: str | None) -> str | None:

@@ -84,6 +84,16 @@ async def serve_upgrade(
     """Answer one upgrade request on ``stream``: a refusal, or a whole websocket session."""
     server = reg.server
     try:
+        # HTTP engines judge a token in their authenticator; one that reaches us unjudged
+        # (an engine without one) is judged here, before anything is looked up
+        refused = server.tokens.judge(call)
+        if refused is not None:
+            raise HandshakeError(
+                refused.status,
+                refused.code,
+                refused.message,
+                [("WWW-Authenticate", refused.challenge)],
+            )
         handler = (
             None if reg.websocket_disabled else find_handler(server, call.item_path, call.user)
         )
