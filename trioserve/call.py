@@ -99,6 +99,9 @@ class Call:
     target: str = ""
     #: ``"1.1"``/``"1.0"`` for HTTP engines (websocket upgrades need 1.1); empty otherwise
     http_version: str = ""
+    #: set when a valid access token came in ``?token=``: the ``Set-Cookie`` value that lets
+    #: the page it opened load its modules and data without the token in every URL
+    token_cookie: str | None = None
 
     @property
     def item_path(self) -> str:

@@ -1,5 +1,6 @@
-"""The trioserve command: serve (your program's objects), demo (a live object tree) and
-htdigest (password files). Every failure to start is one line on stderr and exit status 2."""
+"""The trioserve command: serve (your program's objects), demo (a live object tree), htdigest
+(password files) and token (access tokens). Every failure to start is one line on stderr and
+exit status 2."""
 
 from __future__ import annotations
 
@@ -22,7 +23,11 @@ __all__ = ["main"]
 EXIT_CANNOT_START = 2
 
 
-async def _run_demo(spec: str, quiet: bool, jsroot: str | None = None) -> None:
+#: how long the link ``trioserve demo --token`` prints stays valid
+DEMO_TOKEN_LIFETIME = 24 * 3600
+
+
+async def _run_demo(spec: str, quiet: bool, jsroot: str | None = None, token: bool = False) -> None:
     from trioserve.config import ServeConfig
     from trioserve.demo import build_demo, update_forever
     from trioserve.launch import apply_settings, stop_on_signal
@@ -32,6 +37,12 @@ async def _run_demo(spec: str, quiet: bool, jsroot: str | None = None) -> None:
     demo = build_demo(server)
     if jsroot:
         apply_settings(server, ServeConfig(jsroot=jsroot, sources={"jsroot": "--jsroot"}))
+    secret = None
+    if token:
+        # the way Jupyter hands out its first link: nothing for anonymous requests, the
+        # whole tree for whoever holds the printed URL
+        server.restrict("/", "hidden=anonymous")
+        secret = server.create_token("demo", lifetime=DEMO_TOKEN_LIFETIME)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(stop_on_signal, nursery.cancel_scope)
         nursery.start_soon(update_forever, demo)
@@ -42,6 +53,9 @@ async def _run_demo(spec: str, quiet: bool, jsroot: str | None = None) -> None:
             if quiet or not where.startswith("http://"):
                 continue
             base = where.rstrip("/")
+            if secret is not None:
+                print(f"  with token: {base}/?token={secret}", flush=True)
+                continue
             print(f"  browse:     {base}/", flush=True)
             print(f"  hierarchy:  {base}/h.json", flush=True)
             print(f"  histogram:  {base}/Objects/hists/hpx/root.json", flush=True)
@@ -121,10 +135,20 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="a JSROOT distribution (e.g. npm's jsroot package) for /jsroot.htm",
     )
+    demo.add_argument(
+        "--token",
+        action="store_true",
+        help="hide the tree from anonymous requests and print a URL carrying a 24 h token",
+    )
     demo.add_argument("-q", "--quiet", action="store_true", help="print only the URL")
     sub.add_parser(
         "htdigest",
         help="create or update a digest password file (trioserve htdigest --help)",
+        add_help=False,
+    )
+    sub.add_parser(
+        "token",
+        help="mint or revoke an access token (trioserve token --help)",
         add_help=False,
     )
     return parser
@@ -215,7 +239,7 @@ def _demo(args: argparse.Namespace) -> int:
     except StartupError as exc:
         return _cannot_start(exc, "--port")
     _configure_logging("info")
-    return _run("--port", _run_demo, ";".join(specs), args.quiet, args.jsroot)
+    return _run("--port", _run_demo, ";".join(specs), args.quiet, args.jsroot, args.token)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,6 +250,10 @@ def main(argv: list[str] | None = None) -> int:
         from trioserve.auth.htdigest import main as htdigest_main
 
         return htdigest_main(argv[1:])
+    if argv[:1] == ["token"]:
+        from trioserve.auth._token_cli import main as token_main
+
+        return token_main(argv[1:])
     args = _parser().parse_args(argv)
     if args.command == "serve":
         return _serve(args)

@@ -156,6 +156,9 @@ class Dispatcher:
     def _finish(self, call: Call, response: Response) -> None:
         # a browser's navigation gets an error as a page; scripts keep the JSON body
         negotiate_error(call, response)
+        if call.token_cookie is not None and response.content_type.startswith("text/html"):
+            # a page opened with ?token=: its modules and requests carry the cookie instead
+            response.headers.append(("Set-Cookie", call.token_cookie))
         if response.get_header("Cache-Control") is None:
             response.headers.append(("Cache-Control", NO_CACHE))
         if self.server.cors:

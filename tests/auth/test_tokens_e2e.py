@@ -256,3 +256,35 @@ async def test_an_engine_without_an_authenticator_is_covered_by_the_dispatcher_a
                 pass
     assert refused.value.status_code == 401
     assert b"token_invalid" in (refused.value.body or b"")
+
+
+async def test_a_page_opened_with_a_token_keeps_it_in_a_cookie(served: Served) -> None:
+    """The link ``trioserve demo --token`` prints must work in a browser: the page's modules
+    and data requests carry no token, so the page's reply sets an HttpOnly, SameSite=Strict
+    cookie that is judged like the token (and refused like it once expired)."""
+    served.server.restrict("/", "hidden=anonymous")
+    token = served.token(lifetime=600)
+    async with httpx.AsyncClient(base_url=served.http) as client:
+        assert (await client.get("/tsui.mjs")).status_code == 404
+        page = await client.get("/", params={"token": token})
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        cookie = page.headers["set-cookie"]
+        assert cookie.startswith(f"trioserve_token={token}; Path=/; Max-Age=600; ")
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        assert token not in page.text  # the page itself never echoes the token
+        # the client now holds the cookie: the page's module and its data answer
+        assert (await client.get("/tsui.mjs")).status_code == 200
+        listing = await client.get("/h.json")
+        assert listing.status_code == 200 and "hpx" in listing.text
+        # a JSON reply to ?token= sets no cookie: scripts keep using the token itself
+        data = await client.get("/Objects/hists/hpx/root.json", params={"token": token})
+        assert data.status_code == 200 and "set-cookie" not in data.headers
+    forged_cookie = {"trioserve_token": token[:-2] + "xx"}
+    async with httpx.AsyncClient(base_url=served.http, cookies=forged_cookie) as other:
+        forged = await other.get("/h.json")
+        assert forged.status_code == 401 and forged.json()["error"] == "token_invalid"
+    served.clock.now += 601
+    async with httpx.AsyncClient(base_url=served.http, cookies={"trioserve_token": token}) as late:
+        expired = await late.get("/h.json")
+        assert expired.status_code == 401 and expired.json()["error"] == "token_expired"

@@ -162,7 +162,9 @@ async def test_index_page_embeds_hierarchy(client) -> None:  # type: ignore[no-u
     assert "$$$h.json$$$" not in r.text and '"_name":"test"' in r.text
     # the embedded JSON cannot close a script element early
     assert r.text.count("</script>") == r.text.count("<script")
-    assert (await c.get("/Objects/missing/")).status_code == 200
+    # a page of a missing path is a 404 (a browser sees the error page), not an empty UI
+    missing = await c.get("/Objects/missing/")
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
 
 
 async def test_headers_on_dynamic_replies(client) -> None:  # type: ignore[no-untyped-def]

@@ -27,9 +27,16 @@ Why this shape:
 
 :meth:`TokenAuthority.verify` is a pure function of (token, now) and the revoked set;
 :meth:`TokenAuthority.authenticate` is the seam every engine reaches (through the
-:class:`~trioserve.call.Authenticator` or the dispatcher): it finds a token in ``?token=`` or
-``Authorization: Bearer``, judges it, and removes it from the call, so neither a handler, a
-websocket handler nor an error message ever sees it.
+:class:`~trioserve.call.Authenticator` or the dispatcher): it finds a token in ``?token=``,
+``Authorization: Bearer`` or the ``trioserve_token`` cookie, judges it, and removes it from the
+call, so neither a handler, a websocket handler nor an error message ever sees it.
+
+**Browsers**: a page opened with ``?token=`` (the link ``trioserve demo --token`` prints) loads
+its modules with plain relative URLs, which cannot carry the token. So a valid ``?token=`` on a
+request answered with an HTML page also sets the cookie ``trioserve_token`` (``HttpOnly``,
+``SameSite=Strict``: other sites' pages can neither read it nor make the browser send it; its
+``Max-Age`` ends with the token; ``Secure`` over the https engine), the way Jupyter turns its
+first link into a session. The cookie is judged exactly like the token it holds.
 """
 
 from __future__ import annotations
@@ -333,6 +340,8 @@ class TokenAuthority:
             return Refused("token_invalid", "the access token is not valid")
         if verdict.paths is not None and self.on_scoped is not None:
             self.on_scoped()
+        if call.method == "GET" and _query_token(call) is not None:
+            call.token_cookie = session_cookie(token, verdict.expires - int(now), call)
         strip_token(call)
         call.user = verdict.principal()
         return None
@@ -371,21 +380,52 @@ def _is_token_param(part: str) -> bool:
     return unquote(name.replace("+", " ")) == "token"
 
 
+#: the cookie a page opened with ``?token=`` keeps its token in (see the module docstring)
+COOKIE_NAME = "trioserve_token"
+
+
 def find_token(call: Call) -> str | None:
     """The token a call carries: ``Authorization: Bearer <token>`` first, else ``?token=``
-    (what JSROOT appends to its websocket and long-poll URLs). An empty one counts as one
-    (and is refused as invalid) rather than being ignored."""
+    (what JSROOT appends to its websocket and long-poll URLs), else the session cookie. An
+    empty one counts as one (and is refused as invalid) rather than being ignored."""
     header = call.header("authorization")
     if header is not None:
         scheme, _, value = header.strip().partition(" ")
         if scheme.lower() == "bearer":
             return value.strip()
+    token = _query_token(call)
+    if token is not None:
+        return token
+    return _cookie_token(call)
+
+
+def _query_token(call: Call) -> str | None:
     if "token" not in call.query:
         return None  # most requests: no parse
     for name, value in parse_qsl(call.query, keep_blank_values=True):
         if name == "token":
             return value
     return None
+
+
+def _cookie_token(call: Call) -> str | None:
+    for name, value in call.headers:
+        if name == "cookie" and COOKIE_NAME in value:
+            for part in value.split(";"):
+                key, _, found = part.strip().partition("=")
+                if key == COOKIE_NAME:
+                    return found
+    return None
+
+
+def session_cookie(token: str, max_age: int, call: Call) -> str:
+    """The ``Set-Cookie`` value keeping ``token`` for the pages under this mount point."""
+    path = (call.script_name.rstrip("/") or "") + "/"
+    secure = "; Secure" if call.engine == "https" else ""
+    return (
+        f"{COOKIE_NAME}={token}; Path={path}; Max-Age={max(max_age, 0)}; HttpOnly; "
+        f"SameSite=Strict{secure}"
+    )
 
 
 def strip_token(call: Call) -> None:
@@ -398,10 +438,17 @@ def strip_token(call: Call) -> None:
         query = "&".join(p for p in query.split("&") if not _is_token_param(p))
         call.target = head + ("?" + query if query else "")
     call.headers = [
-        (k, v)
+        (k, _without_cookie(v) if k == "cookie" else v)
         for k, v in call.headers
         if not (k == "authorization" and v.strip().lower().startswith("bearer"))
     ]
+
+
+def _without_cookie(value: str) -> str:
+    if COOKIE_NAME not in value:
+        return value
+    parts = [p for p in value.split(";") if p.strip().partition("=")[0] != COOKIE_NAME]
+    return ";".join(parts).strip()
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from trioserve.call import Response
 from trioserve.context import RequestContext
+from trioserve.errors import RequestError
 from trioserve.hierarchy import dump_json
 from trioserve.requests.hierarchy import _hierarchy
 
@@ -43,7 +44,11 @@ async def index_page(ctx: RequestContext) -> Response:
     template = page_template(ctx.server.default_page)
     if PLACEHOLDER in template:
         hnode = await ctx.run(lambda: _hierarchy(ctx))
-        embedded = dump_json(hnode, compact=True) if hnode is not None else "null"
+        if hnode is None:
+            # a page of nothing helps nobody: a missing (or hidden) path is a 404, which a
+            # browser shows as the error page
+            raise RequestError(404, "not_found", "no such item")
+        embedded = dump_json(hnode, compact=True)
         # ``<`` as \u003c: no ``</script>`` nor ``<!--`` can end or confuse a script element
         embedded = embedded.replace("<", "\\u003c")
         template = template.replace(PLACEHOLDER, embedded)
