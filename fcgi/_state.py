@@ -1,6 +1,7 @@
 """Which FastCGI record may arrive when: the one per-request state table and its rules.
 
-Rules (FastCGI 1.0 specification, plus what FINDINGS.md measured on real front-ends):
+Rules (FastCGI 1.0 specification, plus what was measured on real front-ends: trioserve's
+docs/deployment.md, section 7):
 
 * Records with request id 0 are management records and never reach this table:
   GET_VALUES is answered, any other type is answered with UNKNOWN_TYPE (see

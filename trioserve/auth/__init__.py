@@ -169,7 +169,10 @@ def make_authenticator(
             f"({missing} is missing)"
         )
     if not os.path.isfile(auth_file):
-        raise SpecError(f"{spec.text!r}: password file {auth_file!r} does not exist")
+        raise SpecError(
+            f"{spec.text!r}: password file {auth_file!r} does not exist: create it with "
+            "trioserve htdigest -c FILE REALM USER"
+        )
     try:
         with open(auth_file, "rb"):
             pass

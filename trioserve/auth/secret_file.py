@@ -48,7 +48,7 @@ def load_secret_file(path: str | os.PathLike[str]) -> bytes:
     """The secret held in ``path``, creating the file first if it does not exist."""
     path = os.fspath(path)
     if not os.path.lexists(path) and _create(path):
-        log.info("created the digest nonce secret file %s (mode 0600)", path)
+        log.info("created the secret file %s (mode 0600)", path)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:

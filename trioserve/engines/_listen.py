@@ -1,7 +1,8 @@
 """Listening sockets and the accept loop shared by the HTTP and FastCGI engines.
 
-* :func:`open_tcp_listeners` binds with a real backlog (FINDINGS: Python's socketserver default
-  of 5 drops bursts behind a front-end; we use :data:`DEFAULT_BACKLOG`) and returns the real
+* :func:`open_tcp_listeners` binds with a real backlog (measured behind Apache and lighttpd:
+  Python's socketserver default of 5 drops bursts; we use :data:`DEFAULT_BACKLOG`; see
+  docs/deployment.md, section 7) and returns the real
   bound address (port 0 = ephemeral, for tests).
 * :func:`open_unix_listener` creates a unix socket safely: it never unlinks a file that is not
   a socket, refuses a socket some process still listens on, replaces a stale one, and gives

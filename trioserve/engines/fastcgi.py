@@ -1,8 +1,8 @@
 """The FastCGI engine: the sans-IO :mod:`fcgi` core on Trio streams, TCP or a unix socket.
 
-Front-ends (Apache ``mod_proxy_fcgi``, lighttpd ``mod_fastcgi``) handle TLS and
-authentication and talk to us over FastCGI; see
-``shared/reference/fastcgi-frontends/FINDINGS.md`` for what they really send. This module is
+Front-ends (Apache ``mod_proxy_fcgi``, lighttpd ``mod_fastcgi``, nginx ``fastcgi_pass``) handle
+TLS and authentication and talk to us over FastCGI; docs/deployment.md (section 7) says what
+they really send. This module is
 the entry: listeners, connections, the idle timeout, shutdown. The engine's parts, each with
 its decisions written at its top:
 

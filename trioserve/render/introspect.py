@@ -75,7 +75,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from trioserve.histograms import is_boost_histogram
+from trioserve.histograms import boost_typename
 from trioserve.render._per_type import _by_type, _per_type
 from trioserve.render.arrays import VIEW_NAMES, array_view, is_drawable
 from trioserve.tree import sanitize_name
@@ -576,9 +576,8 @@ def typename(obj: object) -> str:
     explicit, plain = _per_type(_TYPENAME_BY_TYPE, type(obj), _class_typenames)
     if explicit is not None:
         return explicit
-    if is_boost_histogram(obj) and obj.ndim in (1, 2):  # type: ignore[attr-defined]
-        return "TH1D" if obj.ndim == 1 else "TH2D"  # type: ignore[attr-defined]
-    return plain
+    # a boost histogram's class follows its dimension and storage (a mean is a profile)
+    return boost_typename(obj) or plain
 
 
 def _class_typenames(cls: type) -> tuple[str | None, str]:
