@@ -45,6 +45,7 @@ STRICT = [
     "trioserve/config.py",
     "trioserve/startup.py",
     "trioserve/errors.py",
+    "trioserve/engines/_tls.py",
 ]
 
 

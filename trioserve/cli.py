@@ -50,7 +50,7 @@ async def _run_demo(spec: str, quiet: bool, jsroot: str | None = None, token: bo
         for spec_obj, address in server.engines:
             where = describe_engine(spec_obj.kind, address)
             print(f"trioserve demo serving {spec_obj.kind} on {where}", flush=True)
-            if quiet or not where.startswith("http://"):
+            if quiet or not where.startswith(("http://", "https://")):
                 continue
             base = where.rstrip("/")
             if secret is not None:

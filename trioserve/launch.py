@@ -213,7 +213,7 @@ def engine_specs(config: ServeConfig) -> list[str]:
     for text in texts:
         spec = _parse(text, config)
         extra: dict[str, str] = {}
-        http_like = spec.kind in ("http", "socket")
+        http_like = spec.kind in ("http", "socket", "https")
         if config.auth is not None and http_like and "auth_file" not in spec.options:
             extra["auth_file"] = config.auth.file
             extra["auth_domain"] = config.auth.realm

@@ -337,6 +337,16 @@ class Server:
         """The server's nursery while it runs, for background tasks of its features."""
         return self._nursery
 
+    def reload_certificates(self) -> int:
+        """Re-read the certificate files of the https engines now, rather than on the next
+        connection after a file changes (what they also do by themselves); return how many
+        reloaded. A file that cannot be used raises :class:`~trioserve.errors.ConfigError`
+        naming it, and its engine keeps serving the certificate it had. (Every https engine
+        of this process: certificates are per process, like the files they come from.)"""
+        from trioserve.engines.https import reload_certificates
+
+        return reload_certificates()
+
     async def create_engine(self, spec: str | EngineSpec) -> Any:
         """Start one more engine while the server runs; returns its bound address.
 
@@ -349,7 +359,7 @@ class Server:
         module_name, _, func_name = ENGINE_ENTRY_POINTS[parsed.kind].partition(":")
         serve_fn = getattr(importlib.import_module(module_name), func_name)
         ctx = self.engine_context()
-        if parsed.kind in ("http", "socket"):
+        if parsed.kind in ("http", "socket", "https"):
             ctx.websocket = self._websocket_options(parsed, ctx.websocket)
             self._apply_engine_server_options(parsed)
         try:

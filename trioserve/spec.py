@@ -52,12 +52,17 @@ _HTTP_LIKE = _COMMON | {
     "body_timeout",
     "write_timeout",
     "grace",
+    # HTTP/2 on the http, socket and https engines (on by default; http2=0 turns it off)
+    "http2",
 }
 
 #: options each engine kind accepts; anything else is an error naming the kind
 ENGINE_OPTIONS: dict[str, frozenset[str]] = {
     "http": frozenset(_HTTP_LIKE),
     "socket": frozenset(_HTTP_LIKE | {"socket_mode"}),
+    # TLS: ssl_cert=PEM (certificate and key, as ROOT's) [+ ssl_key=PEM], ssl_ca=PEM
+    # (client certificates required), hsts[=SECONDS] (Strict-Transport-Security)
+    "https": frozenset(_HTTP_LIKE | {"ssl_cert", "ssl_key", "ssl_ca", "hsts"}),
     "fastcgi": frozenset(
         _COMMON
         | {"loopback", "bind", "socket_mode", "max_body", "max_params", "idle_timeout", "grace"}
@@ -67,10 +72,11 @@ _KIND_ALIASES = {
     "": "http",
     "civetweb": "http",
     "http": "http",
+    "https": "https",
     "socket": "socket",
     "fastcgi": "fastcgi",
 }
-_DEFAULT_PORT = {"http": 8080, "fastcgi": 9000}
+_DEFAULT_PORT = {"http": 8080, "https": 8480, "fastcgi": 9000}  # 8480: ROOT's https
 
 log = logging.getLogger("trioserve.spec")
 
@@ -167,7 +173,7 @@ def parse_engine_spec(text: str) -> EngineSpec:
     kind = _KIND_ALIASES.get(raw_kind)
     if kind is None:
         raise SpecError(
-            f"unknown engine kind {raw_kind!r} in {text!r}; expected http, socket or fastcgi"
+            f"unknown engine kind {raw_kind!r} in {text!r}; expected http, https, socket or fastcgi"
         )
     address, _, option_text = rest.partition("?")
     options = _parse_options(option_text, text)

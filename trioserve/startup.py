@@ -104,13 +104,15 @@ def _unix_error(path: str, name: str, exc: OSError) -> BindError:
 
 
 def describe_engine(kind: str, address: Any) -> str:
-    """Where an engine listens: ``http://127.0.0.1:8080/`` to browse, or for FastCGI
-    ``127.0.0.1:9000 (an address for a web front-end: see docs/deployment.md)``."""
+    """Where an engine listens: ``http://127.0.0.1:8080/`` (``https://`` for TLS) to browse,
+    or for FastCGI ``127.0.0.1:9000 (an address for a web front-end: see
+    docs/deployment.md)``."""
     if isinstance(address, tuple) and len(address) >= 2:
         where = _host_port(str(address[0]), address[1])
         if kind == "fastcgi":
             return f"{where} ({FASTCGI_NOTE})"
-        return f"http://{where}/"
+        scheme = "https" if kind == "https" else "http"
+        return f"{scheme}://{where}/"
     if kind == "fastcgi":
         return f"unix socket {address} ({FASTCGI_NOTE})"
     return f"unix socket {address} (curl --unix-socket {address} http://localhost/h.json)"

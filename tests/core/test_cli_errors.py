@@ -65,7 +65,7 @@ DEMO_CASES = [
     ),
     (
         ["--spec", "htp:9000"],
-        "--spec: unknown engine kind 'htp' in 'htp:9000'; expected http, socket or fastcgi",
+        "--spec: unknown engine kind 'htp' in 'htp:9000'; expected http, https, socket or fastcgi",
     ),
     (
         ["--host", "192.0.2.1"],

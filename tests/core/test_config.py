@@ -120,7 +120,7 @@ BAD = [
     (
         "engines = ['http:8080', 'htp:1']",
         "app.toml: engines[1]: unknown engine kind 'htp' in "
-        "'htp:1'; expected http, socket or fastcgi",
+        "'htp:1'; expected http, https, socket or fastcgi",
     ),
     (
         "engines = ['http:70000']",

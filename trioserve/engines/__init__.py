@@ -8,6 +8,7 @@ from __future__ import annotations
 #: engine kind -> "module:function"; imported lazily so a missing optional engine costs nothing
 ENGINE_ENTRY_POINTS: dict[str, str] = {
     "http": "trioserve.engines.http:serve_http",
+    "https": "trioserve.engines.https:serve_https",
     "socket": "trioserve.engines.http:serve_http",
     "fastcgi": "trioserve.engines.fastcgi:serve_fastcgi",
 }

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 import h11
 import trio
@@ -22,8 +23,10 @@ import trio
 from trioserve.call import Call, Response
 from trioserve.cors import is_preflight
 from trioserve.debugpage import render_debug_page
+from trioserve.engines._h2_conn import H2Driver, Upgrade
+from trioserve.engines._h2_state import H2Head, h2c_upgrade_settings
 from trioserve.engines._http_parse import HeadError, RequestHead, check_head
-from trioserve.engines._http_read import Head, read_body, read_head
+from trioserve.engines._http_read import PRIOR_KNOWLEDGE, Head, read_body, read_head
 from trioserve.engines._http_response import CORS_METHODS, cors_preflight, engine_error
 from trioserve.engines._http_state import ConnectionState
 from trioserve.engines._http_write import (
@@ -35,6 +38,9 @@ from trioserve.engines._http_write import (
     write_response,
 )
 from trioserve.errors import RequestError
+
+if TYPE_CHECKING:
+    from trioserve.engines._http_state import EngineState
 
 __all__ = ["DEBUG_TITLE", "Drop", "HttpConnection"]
 
@@ -48,7 +54,29 @@ class HttpConnection(ConnectionState):
     """One client connection: a loop of request/response cycles (h11 only for requests the
     fast path leaves to it)."""
 
-    __slots__ = ()
+    __slots__ = ("h2",)
+
+    def __init__(self, engine: EngineState, stream: trio.SocketStream) -> None:
+        super().__init__(engine, stream)
+        #: the HTTP/2 driver, once the connection speaks HTTP/2 (:mod:`._h2_conn`)
+        self.h2: H2Driver | None = None
+
+    async def run_h2(self, received: bytes = b"", upgrade: Upgrade | None = None) -> None:
+        """Serve the connection as HTTP/2 from here on: after the preface (``received``
+        starts with it), an h2c ``upgrade``, or ALPN ``h2`` (https)."""
+        self.h2 = H2Driver(self, received, upgrade=upgrade)
+        await self.h2.run()
+
+    def negotiated_h2(self) -> bool:
+        """The transport chose HTTP/2 before any byte was read (TLS ALPN ``h2``: the https
+        engine's connection says so); plain TCP never does."""
+        return False
+
+    def shutdown(self, deadline: float) -> None:
+        if self.h2 is not None:  # GOAWAY, and the grace for the streams in flight
+            self.h2.shutdown(deadline)
+        else:
+            super().shutdown(deadline)
 
     # -- the request loop -------------------------------------------------------------------
 
@@ -73,8 +101,14 @@ class HttpConnection(ConnectionState):
     async def _cycle(self) -> bool:
         """Serve one request; return True if the connection may carry another one."""
         self.waited = False
+        if not self.requests and self.engine.options.http2 and self.negotiated_h2():
+            await self.run_h2()
+            return False
         request = await read_head(self)
         if request is None:
+            return False
+        if request is PRIOR_KNOWLEDGE:  # HTTP/2 with prior knowledge (h2c)
+            await self.run_h2(self.buffer)
             return False
         self.requests += 1
         self.in_request = True
@@ -108,6 +142,15 @@ class HttpConnection(ConnectionState):
         except HeadError as error:
             await fatal(self, error, method=method, request_line=request_line)
             return False
+        if options.http2 and self.fast_head is None and not self.engine.closing:
+            # h2c upgrade (RFC 7540 §3.2): this request becomes stream 1 of HTTP/2
+            has_body = head.chunked or bool(head.content_length)
+            settings = h2c_upgrade_settings(head.headers, has_body)
+            if settings is not None and not head.path.endswith("/root.websocket"):
+                h2_head = H2Head(head.method, target, head.path, head.query, head.headers, None)
+                upgrade = Upgrade(settings, h2_head, request_line)
+                await self.run_h2(self.h11.trailing_data[0], upgrade)
+                return False
         call = Call(
             method=head.method,
             path=head.path,

@@ -86,6 +86,8 @@ class HttpOptions:
     top: str | None = None
     log: str | None = None
     cred_cors: str | None = None
+    #: HTTP/2 (prior knowledge, h2c upgrade, ALPN ``h2``) besides HTTP/1.1 on this engine
+    http2: bool = True
 
     @classmethod
     def from_spec(cls, spec: EngineSpec) -> HttpOptions:
@@ -137,4 +139,5 @@ class HttpOptions:
             cred_cors=(spec.options["cred_cors"] or "true")
             if "cred_cors" in spec.options
             else None,
+            http2="http2" not in spec.options or spec.flag("http2"),
         )

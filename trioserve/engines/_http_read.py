@@ -25,7 +25,7 @@ from trioserve.engines._http_parse import ChunkedGuard, HeadError, HeadGuard, Re
 from trioserve.engines._http_state import ConnectionState
 from trioserve.engines._http_write import Drop, fatal, send
 
-__all__ = ["Head", "read_body", "read_head"]
+__all__ = ["PRIOR_KNOWLEDGE", "Head", "read_body", "read_head"]
 
 log = logging.getLogger("trioserve.http")
 
@@ -33,6 +33,12 @@ log = logging.getLogger("trioserve.http")
 #: a request head as both paths deliver it: (method, target, http_version, headers), the
 #: headers as ``(lower-case name, value)`` byte pairs exactly as h11 normalises them
 Head = tuple[bytes, bytes, bytes, list[tuple[bytes, bytes]]]
+
+#: what :func:`read_head` returns for the HTTP/2 connection preface as a connection's first
+#: bytes (on an engine with ``http2``): ``conn.buffer`` still holds the whole preface
+PRIOR_KNOWLEDGE: Head = (b"PRI", b"*", b"2.0", [])
+#: the preface up to the blank line that ends it as an HTTP/1.1 head (RFC 9113 §3.4)
+_PREFACE_HEAD = b"PRI * HTTP/2.0\r\n\r\n"
 
 
 async def read_head(conn: ConnectionState) -> Head | None:
@@ -72,6 +78,8 @@ async def read_head(conn: ConnectionState) -> Head | None:
         conn.buffer += more
         data = more
     head = conn.buffer[: guard.seen]
+    if head == _PREFACE_HEAD and not conn.requests and options.http2:
+        return PRIOR_KNOWLEDGE
     simple = parse_simple_head(head)
     if simple is not None:
         conn.buffer = conn.buffer[guard.seen :]
@@ -145,10 +153,7 @@ async def _receive_first_byte(conn: ConnectionState) -> bytes | None:
     assert scope is not None, "a connection runs inside its engine's scope"
     saved = scope.deadline
     scope.deadline = min(saved, deadline)
-    while data is None:
-        await trio.lowlevel.wait_readable(conn.fd)
-        conn.waited = True
-        data = conn.read_nowait()
+    data = await conn.receive()
     scope.deadline = saved
     conn.idle = None
     return data
@@ -159,17 +164,8 @@ async def _receive_until(conn: ConnectionState, deadline: float) -> bytes | None
     if data is not None:
         return data
     with trio.move_on_at(deadline):
-        return await _wait_and_read(conn)
+        return await conn.receive()
     return None
-
-
-async def _wait_and_read(conn: ConnectionState) -> bytes:
-    while True:
-        await trio.lowlevel.wait_readable(conn.fd)
-        conn.waited = True
-        data = conn.read_nowait()
-        if data is not None:
-            return data
 
 
 async def read_body(conn: ConnectionState, head: RequestHead) -> bytes:

@@ -75,7 +75,10 @@ class ConnectionState:
     def __init__(self, engine: EngineState, stream: trio.SocketStream) -> None:
         options = engine.options
         self.engine = engine
-        self.stream = stream
+        #: what the connection talks through: the socket here, the TLS stream over it in a
+        #: subclass (:mod:`.https`); the request head and body, and replies, go through
+        #: :meth:`read_nowait` / :meth:`receive` and :meth:`write_nowait` / :meth:`send_some`
+        self.stream: trio.abc.Stream = stream
         self.peer = peer_name(stream)
         #: the socket's descriptor: requests are read and answered on it directly (see
         #: :meth:`read_nowait`); the stream serves the websocket hand-over and the close
@@ -126,6 +129,17 @@ class ConnectionState:
         except OSError as exc:
             raise trio.BrokenResourceError(f"receive failed: {exc}") from exc
 
+    async def receive(self) -> bytes:
+        """Wait for bytes and return them (``b""`` at the end): the wait :meth:`read_nowait`
+        leaves to its caller. Called only after :meth:`read_nowait` found nothing, so the
+        plain path pays for this call only when it suspends anyway."""
+        while True:
+            await trio.lowlevel.wait_readable(self.fd)
+            self.waited = True
+            data = self.read_nowait()
+            if data is not None:
+                return data
+
     def write_nowait(self, data: memoryview) -> int:
         """Bytes of ``data`` the socket took now (0 when its buffer is full)."""
         try:
@@ -134,6 +148,14 @@ class ConnectionState:
             return 0
         except OSError as exc:
             raise trio.BrokenResourceError(f"send failed: {exc}") from exc
+
+    async def send_some(self, data: memoryview) -> int:
+        """Wait until the peer can take more of ``data``; return how much of it this call
+        sent. Here: nothing (the next :meth:`write_nowait` sends it); a stream that cannot
+        write without waiting (TLS) sends a piece here and :meth:`write_nowait` takes none.
+        Called only after :meth:`write_nowait` took nothing."""
+        await trio.lowlevel.wait_writable(self.fd)
+        return 0
 
     def next_cycle(self) -> None:
         """After a request h11 carried: a fresh state machine for the next one, holding no

@@ -102,7 +102,7 @@ async def send(
 
     Written to the descriptor directly (see :meth:`ConnectionState.read_nowait`): a reply
     the socket buffer takes at once costs one syscall and no cancel scope; only a wait for
-    room runs under the timeout.
+    room runs under the timeout (and on TLS, every piece: :meth:`ConnectionState.send_some`).
 
     With a ``tally``, ``data`` holds ``room`` body bytes after ``skip`` bytes of head or
     framing: they are counted into it once sent, and if the send fails (a timeout, a reset,
@@ -116,7 +116,8 @@ async def send(
             view = view[sent:]
             if view and not sent:
                 with trio.move_on_after(timeout) as scope:
-                    await trio.lowlevel.wait_writable(conn.fd)
+                    sent = await conn.send_some(view)
+                view = view[sent:]
                 conn.waited = True
                 if scope.cancelled_caught:
                     raise Drop(f"write timeout: no progress for {timeout:g} s (client not reading)")
@@ -280,7 +281,8 @@ async def close_connection(conn: ConnectionState, *, linger: bool) -> None:
     conn.in_request = False  # nothing left to protect with the grace period
     if linger and not conn.engine.closing:
         try:
-            await stream.send_eof()
+            if isinstance(stream, trio.abc.HalfCloseableStream):
+                await stream.send_eof()  # TLS has no half-close: the drain alone
             with trio.move_on_after(_LINGER_SECONDS):
                 drained = 0
                 while drained < _LINGER_BYTES:
@@ -359,7 +361,7 @@ class UpgradeStream(trio.abc.Stream):
     async def wait_send_all_might_not_block(self) -> None:
         await self._stream.wait_send_all_might_not_block()
 
-    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
         return await self._stream.receive_some(max_bytes)
 
     async def aclose(self) -> None:

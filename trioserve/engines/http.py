@@ -74,6 +74,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -97,6 +98,7 @@ from trioserve.engines._http_options import (
     HttpOptions,
 )
 from trioserve.engines._http_response import engine_error, raw_response_bytes
+from trioserve.engines._http_state import EngineState
 from trioserve.engines._listen import (
     TOO_MANY_LONG_LIVED,
     LongLived,
@@ -124,6 +126,7 @@ __all__ = [
     "DEFAULT_MAX_WEBSOCKETS",
     "DEFAULT_SOCKET_MODE",
     "DEFAULT_WRITE_TIMEOUT",
+    "ConnectionFactory",
     "HttpOptions",
     "serve_http",
 ]
@@ -134,14 +137,20 @@ log = logging.getLogger("trioserve.http")
 #: long for a request; shorter, and we would race a client's next request
 SHED_MIN_IDLE = 0.5
 
+#: makes the connection for an accepted socket: :class:`HttpConnection`, or the https
+#: engine's TLS connection (:mod:`.https`), which is the same request loop over a TLS stream
+ConnectionFactory = Callable[[EngineState, trio.SocketStream], HttpConnection]
+
 
 async def serve_http(
     ctx: EngineContext,
     spec: EngineSpec,
     *,
     task_status: trio.TaskStatus[object] = trio.TASK_STATUS_IGNORED,
+    connection: ConnectionFactory = HttpConnection,
 ) -> None:
-    """Serve HTTP on ``spec`` until cancelled; see the module docstring for the contract."""
+    """Serve HTTP on ``spec`` until cancelled; see the module docstring for the contract.
+    ``connection`` makes each connection (the https engine passes its TLS one)."""
     options = HttpOptions.from_spec(spec)
     authenticator = ctx.make_authenticator(spec)
     listeners, address, socket_file = await open_listeners(spec, socket_mode=options.socket_mode)
@@ -153,7 +162,7 @@ async def serve_http(
         if socket_file is not None:
             socket_file.remove()
         raise
-    engine = _Engine(ctx, spec, options, authenticator, access)
+    engine = _Engine(ctx, spec, options, authenticator, access, connection)
     try:
         async with trio.open_nursery() as nursery:
             for listener in listeners:
@@ -197,12 +206,15 @@ class _Engine:
         options: HttpOptions,
         authenticator: Authenticator | None,
         access: AccessLog,
+        connection: ConnectionFactory = HttpConnection,
     ) -> None:
         self.spec = spec
+        self.new_connection = connection
         self.options = options
         self.authenticator = authenticator
         self.access = access
-        self.name = "socket" if spec.kind == "socket" else "http"
+        #: ``http``, ``socket`` or ``https``: the calls' ``engine`` and the log lines say it
+        self.name = spec.kind
         self.limiter = trio.CapacityLimiter(options.max_connections)
         # per-peer admission needs peer addresses: on a unix socket every client is "-"
         per_peer = options.max_peer_connections if spec.path is None else 0
@@ -280,7 +292,7 @@ class _Engine:
             connection.shutdown(self.grace_deadline)
 
     async def serve_connection(self, stream: trio.SocketStream) -> None:
-        connection = HttpConnection(self, stream)
+        connection = self.new_connection(self, stream)
         peer = peer_key(connection.peer)
         peers = self.by_peer.get(peer)
         if peers is None:
