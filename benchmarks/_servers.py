@@ -173,7 +173,9 @@ async def serve_ws_trioserve(port: int, options: str = "") -> None:
 
     server = Server()
     server.register("/", Echo("echo"))
-    await _serve(server, f"http:127.0.0.1:{port}")
+    # the fan-out holds 500 clients and a control connection: above the default cap of
+    # websockets (half of max_connections), which guards a real server from such a crowd
+    await _serve(server, f"http:127.0.0.1:{port}?max_websockets=1000")
 
 
 async def serve_ws_bare(port: int, options: str = "") -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -116,16 +117,26 @@ def bench_front(
             url = f"http://127.0.0.1:{front.ports[row.name]}{PATH}"
             return h.wrk_argv(url, seconds, args.connections)
 
+        #: µs of CPU per request of the backend process alone, per run: the part of the
+        #: table's "µs CPU/req" (backend + front-end on one core) the backend is answerable for
+        own: dict[str, list[float]] = {kind: [] for kind in BACKENDS}
+
         def one(row: h.Row) -> h.Result:
             row.load = " ".join(h.pinned(argv(row, args.duration), h.LOAD_CORE))
             servers = [backends[row.name], front_proc]
-            return h.wrk(argv(row, args.duration), servers, args.duration)
+            before = backends[row.name].cpu_seconds()
+            result = h.wrk(argv(row, args.duration), servers, args.duration)
+            spent = backends[row.name].cpu_seconds() - before
+            if result.rate:
+                own[row.name].append(spent * 1e6 / (result.rate * args.duration))
+            return result
 
         def warmup(row: h.Row) -> None:
             if args.warmup > 0:
                 h.wrk(argv(row, args.warmup), (), args.warmup)
 
         h.measure_interleaved(rows, args.runs, one, warmup)
+        split = _split_line(rows, own)
         snippets = SNIPPETS[name].name
         used = (
             f"sections 'upstream-tcp' + {section!r}" if name == "nginx" else f"section {section!r}"
@@ -141,10 +152,30 @@ def bench_front(
                 f"  config: {used} of config/{snippets}, one port per backend"
                 + (", Debian's default event MPM sizes" if name == "apache" else "")
                 + (", one worker process" if name == "nginx" else ""),
+                *split,
             ],
         )
     finally:
         front.stop()
+
+
+def _split_line(rows: list[h.Row], own: dict[str, list[float]]) -> list[str]:
+    """The backends' own µs of CPU per request (median over the runs), and what the
+    front-end took of each request on the same core: the end-to-end ratio cannot exceed
+    (front-end + flup) / front-end however cheap the backend gets."""
+    mine, peer = own.get("trioserve") or [], own.get("flup") or []
+    results = {row.name: row.result for row in rows}
+    if not mine or not peer or results.get("trioserve") is None:
+        return []
+    me, them = statistics.median(mine), statistics.median(peer)
+    total = results["trioserve"]
+    front = total.cpu * 1e6 / total.rate - me if total and total.rate else float("nan")
+    return [
+        f"backend alone, µs CPU per request: trioserve {me:,.0f}, flup {them:,.0f} "
+        f"(flup ÷ trioserve {them / me:.2f}); the front-end's share of a request on the same "
+        f"core: {front:,.0f} µs, so the end-to-end ratio is at most "
+        f"{(front + them) / front:.2f} even for a backend that costs nothing"
+    ]
 
 
 def main() -> int:
