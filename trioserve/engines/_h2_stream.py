@@ -40,11 +40,11 @@ from trioserve.engines._http_parse import HeadError
 from trioserve.engines._http_response import (
     CORS_METHODS,
     cors_preflight,
+    dispatch_call,
     engine_error,
     response_headers,
 )
 from trioserve.engines._http_write import close_body
-from trioserve.errors import RequestError
 
 if TYPE_CHECKING:
     from trioserve.engines._http_state import ConnectionState
@@ -256,18 +256,7 @@ class H2Stream:
         return body
 
     async def _dispatch(self, call: Call) -> Response:
-        # the same answers HttpConnection._dispatch gives
-        try:
-            response = await self.link.conn.engine.ctx.handle(call)
-        except RequestError as error:
-            return error.to_response()
-        except Exception:
-            log.exception("request handler failed for %s %s", call.method, call.path)
-            return engine_error(500, "internal_error", "the server failed to answer this request")
-        if not isinstance(response, Response):
-            log.error("request handler returned %r for %s", type(response), call.path)
-            return engine_error(500, "internal_error", "the server failed to answer this request")
-        return response
+        return await dispatch_call(self.link.conn.engine.ctx.handle, call)
 
     # -- the response ----------------------------------------------------------------------
 

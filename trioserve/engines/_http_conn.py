@@ -27,7 +27,12 @@ from trioserve.engines._h2_conn import H2Driver, Upgrade
 from trioserve.engines._h2_state import H2Head, h2c_upgrade_settings
 from trioserve.engines._http_parse import HeadError, RequestHead, check_head
 from trioserve.engines._http_read import PRIOR_KNOWLEDGE, Head, read_body, read_head
-from trioserve.engines._http_response import CORS_METHODS, cors_preflight, engine_error
+from trioserve.engines._http_response import (
+    CORS_METHODS,
+    cors_preflight,
+    dispatch_call,
+    engine_error,
+)
 from trioserve.engines._http_state import ConnectionState
 from trioserve.engines._http_write import (
     Drop,
@@ -37,7 +42,6 @@ from trioserve.engines._http_write import (
     log_unanswered,
     write_response,
 )
-from trioserve.errors import RequestError
 
 if TYPE_CHECKING:
     from trioserve.engines._http_state import EngineState
@@ -229,17 +233,7 @@ class HttpConnection(ConnectionState):
         return await self._dispatch(call)
 
     async def _dispatch(self, call: Call) -> Response:
-        try:
-            response = await self.engine.ctx.handle(call)
-        except RequestError as error:
-            return error.to_response()
-        except Exception:
-            log.exception("request handler failed for %s %s", call.method, call.path)
-            return engine_error(500, "internal_error", "the server failed to answer this request")
-        if not isinstance(response, Response):
-            log.error("request handler returned %r for %s", type(response), call.path)
-            return engine_error(500, "internal_error", "the server failed to answer this request")
-        return response
+        return await dispatch_call(self.engine.ctx.handle, call)
 
 
 def _wants_websocket(call: Call) -> bool:

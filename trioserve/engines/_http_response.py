@@ -8,18 +8,22 @@ dispatcher's replies ask too, so a preflight and the reply it announces cannot d
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Awaitable, Callable
 from email.utils import formatdate
 from http import HTTPStatus
 
-from trioserve.call import Response, error_response
+from trioserve.call import Call, Response, error_response
 from trioserve.cors import ALLOW_METHODS, MAX_AGE, decide, preflight_response
+from trioserve.errors import RequestError
 
 __all__ = [
     "CORS_MAX_AGE",
     "CORS_METHODS",
     "ENGINE_OWNED_HEADERS",
     "cors_preflight",
+    "dispatch_call",
     "engine_error",
     "http_date",
     "raw_response_bytes",
@@ -114,6 +118,25 @@ def engine_error(status: int, code: str, message: str) -> Response:
     """An error the engine answers itself: the shared JSON body, never cached."""
     response = error_response(status, code, message)
     response.headers.append(("Cache-Control", "no-store"))
+    return response
+
+
+log = logging.getLogger("trioserve.http")
+
+
+async def dispatch_call(handle: Callable[[Call], Awaitable[Response]], call: Call) -> Response:
+    """The one way an HTTP/1.1 connection or an HTTP/2 stream asks the dispatcher: a refusal
+    becomes its JSON error, a failure a 500 (its traceback in the log, never in the reply)."""
+    try:
+        response = await handle(call)
+    except RequestError as error:
+        return error.to_response()
+    except Exception:
+        log.exception("request handler failed for %s %s", call.method, call.path)
+        return engine_error(500, "internal_error", "the server failed to answer this request")
+    if not isinstance(response, Response):
+        log.error("request handler returned %r for %s", type(response), call.path)
+        return engine_error(500, "internal_error", "the server failed to answer this request")
     return response
 
 
