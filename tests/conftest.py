@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, NoReturn
 
 import pytest
+
+
+def missing(message: str) -> NoReturn:
+    """Something a test needs is not on this machine: skip loudly, but fail under CI=true
+    (CI must prove every test, so a missing tool there is a broken install)."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI requires it: {message}", pytrace=False)
+    pytest.skip(f"SKIPPED LOUDLY: {message}", allow_module_level=True)
 
 
 def require_tool(name: str, *candidates: str) -> str:
@@ -16,10 +26,23 @@ def require_tool(name: str, *candidates: str) -> str:
         found = shutil.which(candidate) or (candidate if os.path.isfile(candidate) else None)
         if found:
             return found
-    message = f"{name} is not installed (scripts/test installs it)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI requires it: {message}")
-    pytest.skip(f"SKIPPED LOUDLY: {message}")
+    missing(f"{name} is not installed (scripts/test installs it)")
+
+
+def require_module(name: str) -> Any:
+    """A Python package from the test extras (``require_tool``'s twin)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        missing(f"{name} is not installed (pip install -e '.[test]')")
+
+
+def require_jsroot(folder: Path) -> Path:
+    """JSROOT from npm (``scripts/test`` downloads it into ``.cache/jsroot``)."""
+    main = folder / "modules" / "main.mjs"
+    if not main.is_file():
+        missing(f"JSROOT is not installed at {folder} (scripts/test installs it with npm)")
+    return main
 
 
 @dataclass

@@ -3,7 +3,6 @@ array's root.json with its own parse() (issue 15, item 6). Real headless Chromiu
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,17 +10,14 @@ import numpy as np
 import pytest
 
 from tests.browser.conftest import JSROOT_DIR, LiveServer
+from tests.conftest import require_jsroot
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def arrays_server() -> Iterator[LiveServer]:
-    if not (JSROOT_DIR / "modules" / "main.mjs").is_file():
-        message = f"JSROOT is not installed at {JSROOT_DIR} (scripts/test installs it with npm)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI requires it: {message}")
-        pytest.skip(f"SKIPPED LOUDLY: {message}")
+    require_jsroot(JSROOT_DIR)
 
     def build(server: Any) -> None:
         server.register("data", np.sin(np.linspace(0, 6.0, 60)) * 10, name="wave")

@@ -8,7 +8,6 @@ object), decodes the ``TH1D`` with ROOT's streamers and draws it as SVG.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import numpy as np
 import pytest
 
 from tests.browser.conftest import JSROOT_DIR, LiveServer
+from tests.conftest import require_jsroot
 
 pytestmark = pytest.mark.browser
 
@@ -65,11 +65,7 @@ def _build(folder: Path) -> Any:
 
 @pytest.fixture(scope="module")
 def rootfile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    if not (JSROOT_DIR / "modules" / "main.mjs").is_file():
-        message = f"JSROOT is not installed at {JSROOT_DIR} (scripts/test installs it with npm)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI requires it: {message}")
-        pytest.skip(f"SKIPPED LOUDLY: {message}")
+    require_jsroot(JSROOT_DIR)
     folder = tmp_path_factory.mktemp("rootfile-page")
     (folder / "index.html").write_text(PAGE)
     server = LiveServer(build=_build(folder))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -17,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 import trio
 
+from tests.conftest import require_module
 from tests.engines.test_http_support import SERVER, RawClient, close_clients, echo
 from trioserve.call import Call, Response
 from trioserve.engines.base import EngineContext
@@ -29,14 +28,7 @@ from trioserve.spec import EngineSpec
 
 def require_trustme() -> Any:
     """The ``trustme`` module; skip loudly without it, fail under ``CI=true``."""
-    try:
-        import trustme
-    except ImportError:
-        message = "trustme is not installed (pip install trustme; it is in the test extras)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI requires it: {message}")
-        pytest.skip(f"SKIPPED LOUDLY: {message}")
-    return trustme
+    return require_module("trustme")
 
 
 @dataclass

@@ -9,7 +9,6 @@ drawing what we send.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import re
@@ -24,7 +23,7 @@ import numpy as np
 import pytest
 import trio
 
-from tests.conftest import require_tool
+from tests.conftest import require_jsroot, require_module, require_tool
 from trioserve import Server
 from trioserve.histograms import Hist1D, Hist2D, Profile, RootView, boost_typename, view_of_node
 from trioserve.render import render_json
@@ -33,19 +32,6 @@ from trioserve.render.introspect import get_member, typename
 from trioserve.tree import Tree
 
 from .jsroot_decode import parse
-
-
-def require_module(name: str) -> Any:
-    """A test extra (``require_tool``'s twin for Python packages): skipped loudly without it,
-    a failure under ``CI=true``."""
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        message = f"{name} is not installed (pip install -e '.[test]')"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI requires it: {message}", pytrace=False)
-        pytest.skip(f"SKIPPED LOUDLY: {message}", allow_module_level=True)
-
 
 bh = require_module("boost_histogram")
 hist = require_module("hist")
@@ -516,12 +502,7 @@ def jsroot_svgs(cases: dict[str, tuple[str, str]]) -> dict[str, list[str]]:
     """Draw each ``key: (root.json text, draw option)`` with JSROOT's own ``parse`` and
     ``makeSVG`` in node; the text elements of each picture."""
     node = require_tool("node", "/usr/bin/node")
-    main = JSROOT_DIR / "modules" / "main.mjs"
-    if not main.is_file():
-        message = f"JSROOT is not installed at {JSROOT_DIR} (scripts/test installs it with npm)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI requires it: {message}")
-        pytest.skip(f"SKIPPED LOUDLY: {message}")
+    main = require_jsroot(JSROOT_DIR)
     listing = [{"key": k, "json": text, "option": opt} for k, (text, opt) in cases.items()]
     done = subprocess.run(
         [node, str(DRAW_SCRIPT), main.as_uri()],
