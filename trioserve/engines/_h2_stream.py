@@ -24,7 +24,6 @@ One access-log line per stream, like one per HTTP/1.1 request (``"GET /x HTTP/2.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterable
 from typing import TYPE_CHECKING, Protocol
 
@@ -33,13 +32,12 @@ import trio
 from trioserve._cancellation import only_cancelled
 from trioserve.accesslog import CLIENT_CLOSED
 from trioserve.call import Call, Response
-from trioserve.cors import is_preflight
 from trioserve.debugpage import render_debug_page
 from trioserve.engines._h2_state import ErrorCodes, H2Head, H2State, StreamGone
 from trioserve.engines._http_parse import HeadError
 from trioserve.engines._http_response import (
-    CORS_METHODS,
-    cors_preflight,
+    DEBUG_TITLE,
+    answer_before_body,
     dispatch_call,
     engine_error,
     response_headers,
@@ -49,12 +47,9 @@ from trioserve.engines._http_write import close_body
 if TYPE_CHECKING:
     from trioserve.engines._http_state import ConnectionState
 
-__all__ = ["DEBUG_TITLE", "H2Stream", "Link"]
+__all__ = ["H2Stream", "Link"]
 
 log = logging.getLogger("trioserve.http")
-
-#: title of the ``debug`` echo page (the HTTP/1.1 path's)
-DEBUG_TITLE = "trioserve echo"
 
 
 class ConnectionLost(Exception):
@@ -202,29 +197,12 @@ class H2Stream:
 
     async def _answer(self, call: Call) -> Response | None:
         engine = self.link.conn.engine
-        if call.path == "*":
-            return Response(status=204, content_type="", headers=[("Allow", CORS_METHODS)])
-        if is_preflight(call):
-            cors = engine.ctx.cors()
-            if cors is not None:
-                return cors_preflight(
-                    cors,
-                    call.header("origin") or "",
-                    call.header("access-control-request-headers"),
-                    credentials=engine.options.cred_cors or engine.ctx.cors_credentials(),
-                )
         # a client certificate's user (https), unless the authenticator names one
         call.user = getattr(self.link.conn, "tls_user", None)
-        if engine.authenticator is not None:
-            try:
-                refusal = engine.authenticator.check(call, time.time())
-            except Exception:
-                log.exception("authenticator failed for %s %s", call.method, call.path)
-                return engine_error(500, "internal_error", "authentication failed")
-            if refusal is not None:
-                self.link.state.discard_body(self.stream_id)
-                self.user = call.user
-                return refusal
+        early = answer_before_body(engine, call, call.path)
+        if early is not None:
+            self.link.state.discard_body(self.stream_id)
+            return early
         call.body = await self._read_body()
         if call.file_name == "root.websocket":
             if engine.ctx.websocket is None:

@@ -14,22 +14,20 @@ body, the websocket hand-over, dispatch); the rest lives in:
 from __future__ import annotations
 
 import logging
-import time
 from typing import TYPE_CHECKING
 
 import h11
 import trio
 
 from trioserve.call import Call, Response
-from trioserve.cors import is_preflight
 from trioserve.debugpage import render_debug_page
 from trioserve.engines._h2_conn import H2Driver, Upgrade
 from trioserve.engines._h2_state import H2Head, h2c_upgrade_settings
 from trioserve.engines._http_parse import HeadError, RequestHead, check_head
 from trioserve.engines._http_read import PRIOR_KNOWLEDGE, Head, read_body, read_head
 from trioserve.engines._http_response import (
-    CORS_METHODS,
-    cors_preflight,
+    DEBUG_TITLE,
+    answer_before_body,
     dispatch_call,
     engine_error,
 )
@@ -46,12 +44,9 @@ from trioserve.engines._http_write import (
 if TYPE_CHECKING:
     from trioserve.engines._http_state import EngineState
 
-__all__ = ["DEBUG_TITLE", "Drop", "HttpConnection"]
+__all__ = ["Drop", "HttpConnection"]
 
 log = logging.getLogger("trioserve.http")
-
-#: title of the ``debug`` echo page
-DEBUG_TITLE = "trioserve echo"
 
 
 class HttpConnection(ConnectionState):
@@ -186,27 +181,9 @@ class HttpConnection(ConnectionState):
 
     async def _answer(self, call: Call, head: RequestHead, request_line: str) -> Response | None:
         engine = self.engine
-        if head.path == "*":
-            return Response(status=204, content_type="", headers=[("Allow", CORS_METHODS)])
-        if is_preflight(call):
-            # answered before authentication (browsers send no credentials on a preflight),
-            # with the CORS decision every reply takes (trioserve.cors)
-            cors = engine.ctx.cors()
-            if cors is not None:
-                return cors_preflight(
-                    cors,
-                    call.header("origin") or "",
-                    call.header("access-control-request-headers"),
-                    credentials=engine.options.cred_cors or engine.ctx.cors_credentials(),
-                )
-        if engine.authenticator is not None:
-            try:
-                refusal = engine.authenticator.check(call, time.time())
-            except Exception:
-                log.exception("authenticator failed for %s %s", call.method, call.path)
-                return engine_error(500, "internal_error", "authentication failed")
-            if refusal is not None:
-                return refusal
+        early = answer_before_body(engine, call, head.path)
+        if early is not None:
+            return early
         call.body = await read_body(self, head)
         if call.file_name == "root.websocket":
             if engine.ctx.websocket is None:

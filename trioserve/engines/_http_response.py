@@ -13,15 +13,21 @@ import time
 from collections.abc import Awaitable, Callable
 from email.utils import formatdate
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
 from trioserve.call import Call, Response, error_response
-from trioserve.cors import ALLOW_METHODS, MAX_AGE, decide, preflight_response
+from trioserve.cors import ALLOW_METHODS, MAX_AGE, decide, is_preflight, preflight_response
 from trioserve.errors import RequestError
+
+if TYPE_CHECKING:
+    from trioserve.engines._http_state import EngineState
 
 __all__ = [
     "CORS_MAX_AGE",
     "CORS_METHODS",
+    "DEBUG_TITLE",
     "ENGINE_OWNED_HEADERS",
+    "answer_before_body",
     "cors_preflight",
     "dispatch_call",
     "engine_error",
@@ -122,6 +128,35 @@ def engine_error(status: int, code: str, message: str) -> Response:
 
 
 log = logging.getLogger("trioserve.http")
+
+#: title of the ``debug`` echo page (HTTP/1.1 and HTTP/2 alike)
+DEBUG_TITLE = "trioserve echo"
+
+
+def answer_before_body(engine: EngineState, call: Call, path: str) -> Response | None:
+    """What a request is answered before its body is read, the same over HTTP/1.1 and
+    HTTP/2: ``OPTIONS *``, a CORS preflight (before authentication: browsers send no
+    credentials on one; with the CORS decision every reply takes), or the authenticator's
+    refusal. None: read the body and go on. ``path`` is the request target's path, where
+    ``*`` is still ``*``."""
+    if path == "*":
+        return Response(status=204, content_type="", headers=[("Allow", CORS_METHODS)])
+    if is_preflight(call):
+        cors = engine.ctx.cors()
+        if cors is not None:
+            return cors_preflight(
+                cors,
+                call.header("origin") or "",
+                call.header("access-control-request-headers"),
+                credentials=engine.options.cred_cors or engine.ctx.cors_credentials(),
+            )
+    if engine.authenticator is None:
+        return None
+    try:
+        return engine.authenticator.check(call, time.time())
+    except Exception:
+        log.exception("authenticator failed for %s %s", call.method, call.path)
+        return engine_error(500, "internal_error", "authentication failed")
 
 
 async def dispatch_call(handle: Callable[[Call], Awaitable[Response]], call: Call) -> Response:
