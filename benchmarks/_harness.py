@@ -438,6 +438,27 @@ def measure_interleaved(
                 print(f"  {row.name}: {exc}", file=sys.stderr)
 
 
+def measure_wrk(
+    rows: Sequence[Row],
+    args: argparse.Namespace,
+    argv: Callable[[Row, float], list[str]],
+    servers: Callable[[Row], Sequence[Process]],
+) -> None:
+    """:func:`measure_interleaved` with wrk: ``argv(row, seconds)`` is the wrk command for a
+    row (pinned to the load core here), ``servers(row)`` the processes whose CPU it costs;
+    ``args`` brings ``duration``, ``warmup`` and ``runs``."""
+
+    def one(row: Row) -> Result:
+        row.load = shlex.join(pinned(argv(row, args.duration), LOAD_CORE))
+        return wrk(argv(row, args.duration), servers(row), args.duration)
+
+    def warm(row: Row) -> None:
+        if args.warmup > 0:
+            wrk(argv(row, args.warmup), (), args.warmup)
+
+    measure_interleaved(rows, args.runs, one, warm)
+
+
 def _ratio(top: float, bottom: float) -> str:
     """``top / bottom`` to two decimals, or a dash when it means nothing (0 or NaN)."""
     if not bottom or bottom != bottom or top != top:

@@ -127,15 +127,7 @@ def measure_load(
     def argv(row: h.Row, seconds: float) -> list[str]:
         return h.wrk_argv(f"http://127.0.0.1:{ports[row.name]}{PATH}", seconds, connections)
 
-    def one(row: h.Row) -> h.Result:
-        row.load = " ".join(h.pinned(argv(row, args.duration), h.LOAD_CORE))
-        return h.wrk(argv(row, args.duration), [procs[row.name]], args.duration)
-
-    def warmup(row: h.Row) -> None:
-        if args.warmup > 0:
-            h.wrk(argv(row, args.warmup), (), args.warmup)
-
-    h.measure_interleaved(table, args.runs, one, warmup)
+    h.measure_wrk(table, args, argv, lambda row: [procs[row.name]])
     h.print_table(
         f"{load}: root.json of a small object, keep-alive, wrk -t1 -c{connections}",
         table,

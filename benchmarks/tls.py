@@ -18,7 +18,6 @@ throw-away self-signed ECDSA P-256 one made with ``openssl`` (wrk does not verif
 from __future__ import annotations
 
 import argparse
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -118,15 +117,7 @@ def measure_load(
         *wrk, url = h.wrk_argv(urls[row.name], seconds, connections)
         return [*wrk, *extra, url]
 
-    def one(row: h.Row) -> h.Result:
-        row.load = shlex.join(h.pinned(argv(row, args.duration), h.LOAD_CORE))
-        return h.wrk(argv(row, args.duration), [procs[row.name]], args.duration)
-
-    def warmup(row: h.Row) -> None:
-        if args.warmup > 0:
-            h.wrk(argv(row, args.warmup), (), args.warmup)
-
-    h.measure_interleaved(table, args.runs, one, warmup)
+    h.measure_wrk(table, args, argv, lambda row: [procs[row.name]])
     h.print_table(
         f"{load}: root.json of a small object, wrk -t1 -c{connections}",
         table,
