@@ -120,11 +120,16 @@ class Host:
         self.wave[i % 64] = s.y
 
 
-def _report(steps: int, wall: float, cpu: float) -> None:
+def _report(steps: int, wall: float, cpu: float, in_steps: float) -> None:
     """Steps per wall second (what the program gets), and steps per CPU second of the whole
     process (the same when the core is ours alone; when something else shares the core,
-    only the second still compares the loads)."""
-    print(f"rate {steps / wall} {steps / cpu} {cpu / wall}", flush=True)
+    only the second still compares the loads); then the loop thread's CPU time per step
+    spent inside the program's own work (``in_steps``, seconds in all).
+
+    The last splits the loss in two (see :func:`_split`): steps made slower (the caches full
+    of the server's data when the program comes back) and time taken from the program
+    between and during its steps (serving, scheduling)."""
+    print(f"rate {steps / wall} {steps / cpu} {cpu / wall} {in_steps / steps}", flush=True)
 
 
 async def trio_program(port: int, warmup: float, window: float) -> None:
@@ -137,20 +142,24 @@ async def trio_program(port: int, warmup: float, window: float) -> None:
         await nursery.start(server.serve, f"http:127.0.0.1:{port}")
         print("ready", flush=True)
         i = 0
+        clock, own = time.perf_counter, time.thread_time
         for seconds in (warmup, window):
-            start, cpu = time.perf_counter(), time.process_time()
+            start, cpu = clock(), time.process_time()
             end = start + seconds
             count = 0
+            in_steps = 0.0
             while True:
                 for _ in range(CHECK_EVERY):
+                    before = own()
                     host.step(i)
+                    in_steps += own() - before
                     i += 1
                     await trio.sleep(0)
                 count += CHECK_EVERY
-                now = time.perf_counter()
+                now = clock()
                 if now >= end:
                     break
-        _report(count, now - start, time.process_time() - cpu)
+        _report(count, now - start, time.process_time() - cpu, in_steps)
         # keep answering until the load stops (stdin closes), so no request is cut off
         await trio.to_thread.run_sync(sys.stdin.read, abandon_on_cancel=True)
         nursery.cancel_scope.cancel()
@@ -164,21 +173,25 @@ def sync_program(port: int, warmup: float, window: float) -> None:
     host.register(server)
     print("ready", flush=True)
     i = 0
+    clock, own = time.perf_counter, time.thread_time
     try:
         for seconds in (warmup, window):
-            start, cpu = time.perf_counter(), time.process_time()
+            start, cpu = clock(), time.process_time()
             end = start + seconds
             count = 0
+            in_steps = 0.0
             while True:
                 for _ in range(CHECK_EVERY):
+                    before = own()
                     host.step(i)
+                    in_steps += own() - before
                     server.process_requests()
                     i += 1
                 count += CHECK_EVERY
-                now = time.perf_counter()
+                now = clock()
                 if now >= end:
                     break
-        _report(count, now - start, time.process_time() - cpu)
+        _report(count, now - start, time.process_time() - cpu, in_steps)
         # keep answering until the load stops (stdin closes), so no request times out
         closed = threading.Event()
         threading.Thread(target=lambda: (sys.stdin.read(), closed.set()), daemon=True).start()
@@ -271,6 +284,7 @@ class Cell:
     rates: list[float] = field(default_factory=list)  # steps per wall second
     cpu_rates: list[float] = field(default_factory=list)  # steps per process CPU second
     shares: list[float] = field(default_factory=list)  # process CPU / wall
+    step_cpu: list[float] = field(default_factory=list)  # loop thread CPU s per step
     stats: list[LoadStats] = field(default_factory=list)
 
 
@@ -291,7 +305,7 @@ def measure(
         line = proc.proc.stdout.readline().decode().split()
         if not line or line[0] != "rate":
             raise RuntimeError(f"the {program} program did not report its rate ({line})")
-        return [float(x) for x in line[1:4]], stats, proc.command
+        return [float(x) for x in line[1:5]], stats, proc.command
 
 
 def _ms(values: list[float], q: float) -> str:
@@ -323,6 +337,38 @@ def _loss_table(cells: dict[tuple[str, str], Cell], programs: list[str], attr: s
         print(line + f" {share * 100:.0f}% |")
 
 
+def _split(base: Cell, loaded: Cell) -> tuple[float, float]:
+    """The loss as two shares of the loaded run's wall time: (steps made slower, time taken
+    outside them). Per step, wall = the step's own CPU + everything else; the change of the
+    first against the run without clients is the steps slowed down (the caches refilled
+    after the server ran), the change of the second is time the server took (in a ``sync``
+    program its thread runs during steps too; that is counted here, not as slower steps)."""
+    rate0, rate = statistics.median(base.rates), statistics.median(loaded.rates)
+    cpu0, cpu = statistics.median(base.step_cpu), statistics.median(loaded.step_cpu)
+    slower = rate * (cpu - cpu0)
+    return slower, rate * ((1 / rate - cpu) - (1 / rate0 - cpu0))
+
+
+def _split_table(cells: dict[tuple[str, str], Cell], programs: list[str], clients: int) -> None:
+    print(
+        "| program | load | loss | steps slower | time taken | per request: slower steps "
+        "| time taken |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    per_second = clients * len(ITEMS)
+    for program in programs:
+        base = cells[program, "none"]
+        for load in ("monitoring", "heavy", "floor"):
+            cell = cells[program, load]
+            loss = 1 - statistics.median(cell.rates) / statistics.median(base.rates)
+            slower, taken = _split(base, cell)
+            print(
+                f"| {program} | {load} | {loss * 100:.1f}% | {slower * 100:.1f}% "
+                f"| {taken * 100:.1f}% | {slower / per_second * 1e6:,.0f} µs "
+                f"| {taken / per_second * 1e6:,.0f} µs |"
+            )
+
+
 def report(args: argparse.Namespace, cells: dict[tuple[str, str], Cell], commands: dict) -> None:
     programs = sorted({p for p, _ in cells}, key=["trio", "sync"].index)
     print(f"## host loop: steps per second and the loss, {args.clients} monitoring clients")
@@ -343,6 +389,14 @@ def report(args: argparse.Namespace, cells: dict[tuple[str, str], Cell], command
     )
     print("\n## the same per CPU second of the program's process (steps / process CPU time)")
     _loss_table(cells, programs, "cpu_rates")
+    print("\n## where the loss goes (shares of the wall time; per request: ÷ requests/s)")
+    _split_table(cells, programs, args.clients)
+    print(
+        "steps slower: the loop thread's own CPU per step grew (the server's work left the "
+        "caches cold); time taken: the rest of the wall time grew (the server ran, in its turn "
+        "or, in a sync program, from its own thread). Per request divides by the monitoring "
+        "schedule's requests per second (the heavy client's are few and large)."
+    )
     print("\n## what the clients saw")
     print("| program | load | requests | p50 ms | p99 ms | max ms | errors | heavy replies |")
     print("|---|---|---|---|---|---|---|---|")
@@ -406,11 +460,12 @@ def main() -> int:
     for run in range(args.runs):
         for program in programs:
             for load in LOADS:
-                (rate, cpu_rate, share), stats, command = measure(args, program, load)
+                (rate, cpu_rate, share, step_cpu), stats, command = measure(args, program, load)
                 commands[program] = command
                 cells[program, load].rates.append(rate)
                 cells[program, load].cpu_rates.append(cpu_rate)
                 cells[program, load].shares.append(share)
+                cells[program, load].step_cpu.append(step_cpu)
                 cells[program, load].stats.append(stats)
                 print(
                     f"  run {run + 1}: {program:<4} {load:<10} {rate:10,.0f} steps/s, "

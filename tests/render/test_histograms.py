@@ -183,3 +183,41 @@ def test_boost_histogram_as_th1d_th2d() -> None:
     assert list(d2["fXaxis"]["fXbins"]) == [0, 1, 3]
     arr = np.asarray(d2["fArray"])
     assert arr[1 + 4 * 1] == 1 and arr[2 + 4 * 2] == 1 and arr.sum() == 2
+
+
+@pytest.mark.parametrize("kind", ["1d", "2d"])
+def test_sumw2_appears_with_the_first_weight_other_than_one(kind: str) -> None:
+    """As ROOT's TH1::Fill: no fSumw2 while every weight is 1 (errors are then √content in
+    ROOT and JSROOT alike); the first other weight starts it from the contents so far."""
+    if kind == "1d":
+        h: Hist1D | Hist2D = Hist1D("h", "", 4, 0.0, 4.0)
+        h.fill_many([0.5, 1.5, 1.5])
+        h.fill(2.5, weight=1.0)  # an explicit 1 is no weight
+    else:
+        h = Hist2D("h", "", 2, 0.0, 2.0, 2, 0.0, 2.0)
+        h.fill_many([0.5, 1.5, 1.5], [0.5, 0.5, 1.5], weights=[1, 1, 1])
+    for compact in (0, 23):
+        d = parse(render_json(h, compact))
+        assert list(d["fSumw2"]) == []
+        assert d["fTsumw2"] == d["fTsumw"]
+    before = np.asarray(parse(render_json(h, 0))["fArray"], dtype=float)
+    if isinstance(h, Hist1D):
+        np.testing.assert_array_equal(h.variances, h.values)
+        h.fill(0.5, weight=3.0)
+        cell = 1
+    else:
+        h.fill(0.5, 0.5, weight=3.0)
+        cell = 1 + 4 * 1  # ix + (nx + 2) * iy
+    d = parse(render_json(h, 23))
+    expected = before.copy()
+    expected[cell] += 9.0
+    np.testing.assert_array_equal(np.asarray(d["fSumw2"], dtype=float), expected)
+    assert d["fTsumw2"] == d["fTsumw"] - 3.0 + 9.0
+    h.reset()  # ROOT's Reset() keeps Sumw2
+    if isinstance(h, Hist1D):
+        h.fill(0.5)
+    else:
+        h.fill(0.5, 0.5)
+    d = parse(render_json(h, 0))
+    assert list(d["fSumw2"]) == list(d["fArray"])
+    assert sum(d["fSumw2"]) == 1

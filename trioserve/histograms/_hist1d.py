@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from trioserve.histograms._binning import _bin_index, _check_axis, _filled
+from trioserve.histograms._binning import _bin_index, _check_axis, _filled, _unit_weights
 from trioserve.histograms._root import _axis, _th1_head, _th1_tail
 
 
@@ -42,11 +42,14 @@ class Hist1D:
         self.xtitle = xtitle
         self.ytitle = ytitle
         self._lock = threading.Lock()
+        #: Σw² per bin, None until a fill with a weight other than 1 (ROOT's ``Sumw2()``)
+        self._sumw2: np.ndarray | None = None
         self._clear()
 
     def _clear(self) -> None:
         self._sumw = np.zeros(self.nbins + 2)
-        self._sumw2 = np.zeros(self.nbins + 2)
+        if self._sumw2 is not None:  # as ROOT's Reset(): a weighted histogram stays so
+            self._sumw2 = np.zeros(self.nbins + 2)
         self._entries = 0
         self._tsumw = self._tsumw2 = self._tsumwx = self._tsumwx2 = 0.0
 
@@ -66,13 +69,18 @@ class Hist1D:
         inrange = (idx >= 1) & (idx <= self.nbins)
         wi, xi = w[inrange], xs[inrange]
         sumw = np.bincount(idx, weights=w, minlength=self.nbins + 2)
-        sumw2 = np.bincount(idx, weights=w * w, minlength=self.nbins + 2)
+        unit = _unit_weights(weights)
+        sumw2 = sumw if unit else np.bincount(idx, weights=w * w, minlength=self.nbins + 2)
+        tsumw = float(wi.sum())
         with self._lock:
+            if not unit and self._sumw2 is None:
+                self._sumw2 = self._sumw.copy()  # every earlier weight was 1
             self._sumw += sumw
-            self._sumw2 += sumw2
+            if self._sumw2 is not None:
+                self._sumw2 += sumw2
             self._entries += int(xs.size)
-            self._tsumw += float(wi.sum())
-            self._tsumw2 += float((wi * wi).sum())
+            self._tsumw += tsumw
+            self._tsumw2 += tsumw if unit else float((wi * wi).sum())
             self._tsumwx += float((wi * xi).sum())
             self._tsumwx2 += float((wi * xi * xi).sum())
 
@@ -88,8 +96,9 @@ class Hist1D:
 
     @property
     def variances(self) -> np.ndarray:
+        """Σw² per bin (the contents themselves while every weight was 1)."""
         with self._lock:
-            return self._sumw2.copy()
+            return (self._sumw if self._sumw2 is None else self._sumw2).copy()
 
     @property
     def edges(self) -> np.ndarray:
@@ -108,7 +117,8 @@ class Hist1D:
 
     def __trioserve_json__(self) -> dict[str, Any]:
         with self._lock:
-            sumw, sumw2 = self._sumw.copy(), self._sumw2.copy()
+            sumw = self._sumw.copy()
+            sumw2: Any = [] if self._sumw2 is None else self._sumw2.copy()
             stats = (self._entries, self._tsumw, self._tsumw2, self._tsumwx, self._tsumwx2)
         d = _th1_head("TH1D", self.name, self.title, self.nbins + 2)
         d["fXaxis"] = _axis(self.nbins, self.xmin, self.xmax, self.xtitle, "xaxis")

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from trioserve.histograms._binning import _bin_index, _check_axis, _filled
+from trioserve.histograms._binning import _bin_index, _check_axis, _filled, _unit_weights
 from trioserve.histograms._root import _axis, _th1_head, _th1_tail
 
 
@@ -44,12 +44,15 @@ class Hist2D:
         self.xtitle = xtitle
         self.ytitle = ytitle
         self._lock = threading.Lock()
+        #: Σw² per cell, None until a fill with a weight other than 1 (ROOT's ``Sumw2()``)
+        self._sumw2: np.ndarray | None = None
         self._clear()
 
     def _clear(self) -> None:
         shape = (self.nx + 2, self.ny + 2)
         self._sumw = np.zeros(shape)
-        self._sumw2 = np.zeros(shape)
+        if self._sumw2 is not None:  # as ROOT's Reset(): a weighted histogram stays so
+            self._sumw2 = np.zeros(shape)
         self._entries = 0
         self._stats = np.zeros(7)  # tsumw tsumw2 tsumwx tsumwx2 tsumwy tsumwy2 tsumwxy
 
@@ -66,14 +69,17 @@ class Hist2D:
         iy = _bin_index(y, self.ny, self.ymin, self.ymax)
         flat = ix * (self.ny + 2) + iy
         size = (self.nx + 2) * (self.ny + 2)
-        sumw = np.bincount(flat, weights=w, minlength=size).reshape(self._sumw.shape)
-        sumw2 = np.bincount(flat, weights=w * w, minlength=size).reshape(self._sumw.shape)
+        shape = self._sumw.shape
+        sumw = np.bincount(flat, weights=w, minlength=size).reshape(shape)
+        unit = _unit_weights(weights)
+        sumw2 = sumw if unit else np.bincount(flat, weights=w * w, minlength=size).reshape(shape)
         inr = (ix >= 1) & (ix <= self.nx) & (iy >= 1) & (iy <= self.ny)
         wi, xi, yi = w[inr], x[inr], y[inr]
+        tsumw = wi.sum()
         stats = np.array(
             [
-                wi.sum(),
-                (wi * wi).sum(),
+                tsumw,
+                tsumw if unit else (wi * wi).sum(),
                 (wi * xi).sum(),
                 (wi * xi * xi).sum(),
                 (wi * yi).sum(),
@@ -82,8 +88,11 @@ class Hist2D:
             ]
         )
         with self._lock:
+            if not unit and self._sumw2 is None:
+                self._sumw2 = self._sumw.copy()  # every earlier weight was 1
             self._sumw += sumw
-            self._sumw2 += sumw2
+            if self._sumw2 is not None:
+                self._sumw2 += sumw2
             self._entries += int(x.size)
             self._stats += stats
 
@@ -99,13 +108,14 @@ class Hist2D:
 
     def __trioserve_json__(self) -> dict[str, Any]:
         with self._lock:
-            sumw, sumw2 = self._sumw.copy(), self._sumw2.copy()
+            sumw = self._sumw.copy()
+            sumw2: Any = [] if self._sumw2 is None else self._sumw2.T.ravel()
             entries, s = self._entries, self._stats.copy()
         d = _th1_head("TH2D", self.name, self.title, (self.nx + 2) * (self.ny + 2))
         d["fXaxis"] = _axis(self.nx, self.xmin, self.xmax, self.xtitle, "xaxis")
         d["fYaxis"] = _axis(self.ny, self.ymin, self.ymax, self.ytitle, "yaxis")
         d["fZaxis"] = _axis(1, 0, 1, "", "zaxis")
-        d.update(_th1_tail(entries, s[0], s[1], s[2], s[3], sumw2.T.ravel()))
+        d.update(_th1_tail(entries, s[0], s[1], s[2], s[3], sumw2))
         d["fScalefactor"] = 1
         d["fTsumwy"] = float(s[4])
         d["fTsumwy2"] = float(s[5])
