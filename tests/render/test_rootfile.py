@@ -144,13 +144,15 @@ class Labelled:
         h = Hist1D("cat", "categories", 3, 0, 3)
         h.fill_many([0.5, 1.5, 1.5])
         view = h.__trioserve_json__()
-        view["fXaxis"]["fLabels"] = {
+        labels = {
             "_typename": "THashList",
             "arr": [
                 {"_typename": "TObjString", "fUniqueID": n, "fString": s}
                 for n, s in enumerate(["electron", "muon", "tau"], start=1)
             ],
         }
+        # (the axes are shared, immutable objects: a changed axis is a new dict)
+        view["fXaxis"] = {**view["fXaxis"], "fLabels": labels}
         return view
 
 

@@ -14,6 +14,8 @@ Where things are:
 * ``_graph``: :class:`Graph` and :func:`as_graph`;
 * ``_boost``: :func:`is_boost_histogram` and :func:`boost_to_root` (storages, entries);
   ``_boost_axes``: boost axes as ``TAxis`` (category axes as labelled axes);
+* ``_fixed``: :class:`Fixed`, the objects that never change (uniform axes, the empty
+  ``TList``), whose text the JSON writer keeps;
 * ``_registered``: :func:`registered_view`, a registered histogram with its registered name
   and title, which is also what ROOT-style member URLs (``hpx/fTitle``) walk.
 
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 from trioserve.histograms._boost import boost_to_root, boost_typename
 from trioserve.histograms._boost import is_boost_histogram as is_boost_histogram
+from trioserve.histograms._fixed import Fixed
 from trioserve.histograms._graph import Graph, as_graph
 from trioserve.histograms._hist1d import Hist1D
 from trioserve.histograms._hist2d import Hist2D
@@ -37,6 +40,7 @@ from trioserve.histograms._profile import Profile
 from trioserve.histograms._registered import RootView, registered_view, root_of, view_of_node
 
 __all__ = [
+    "Fixed",
     "Graph",
     "Hist1D",
     "Hist2D",

@@ -26,13 +26,19 @@ tests/render/test_histograms.py):
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
+from trioserve.histograms._fixed import Fixed
+
+#: ``fFunctions`` of every histogram: an empty ``TList``, written once (see ``_fixed``)
+_EMPTY_TLIST = Fixed(_typename="TList", name="TList", arr=(), opt=())
+
 
 def _tlist() -> dict[str, Any]:
-    return {"_typename": "TList", "name": "TList", "arr": [], "opt": []}
+    return _EMPTY_TLIST
 
 
 def _labels(labels: list[str]) -> dict[str, Any]:
@@ -60,7 +66,30 @@ def _axis(
     labels: list[str] | None = None,
 ) -> dict[str, Any]:
     """A ``TAxis``; ``edges`` for variable binning, ``labels`` (one per bin) for a labelled
-    axis, which then spans 0..nbins as ROOT's alphanumeric axes do."""
+    axis, which then spans 0..nbins as ROOT's alphanumeric axes do. A uniform, unlabelled
+    axis (nearly all of them) is a shared :class:`Fixed` object, written once per layout."""
+    if edges is None and labels is None:
+        return _uniform_axis(int(nbins), float(xmin), float(xmax), title, name)
+    return _axis_members(nbins, xmin, xmax, title, name, edges, labels)
+
+
+@functools.lru_cache(maxsize=1024)
+def _uniform_axis(nbins: int, xmin: float, xmax: float, title: str, name: str) -> Fixed:
+    """The one shared ``TAxis`` with these numbers and texts (kept for the next render)."""
+    members = _axis_members(nbins, xmin, xmax, title, name, None, None)
+    members["fXbins"] = ()  # (immutable: written as [] all the same)
+    return Fixed(members)
+
+
+def _axis_members(
+    nbins: int,
+    xmin: float,
+    xmax: float,
+    title: str,
+    name: str,
+    edges: Any,
+    labels: list[str] | None,
+) -> dict[str, Any]:
     return {
         "_typename": "TAxis",
         "fUniqueID": 0,

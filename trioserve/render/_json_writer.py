@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from trioserve.histograms import boost_to_root, is_boost_histogram
+from trioserve.histograms import Fixed, boost_to_root, is_boost_histogram
 from trioserve.render import _arr, _numbers
 from trioserve.render._float_text import fmt_float
 from trioserve.render._json_text import SCALAR_TEXT, fmt_str, key_order, key_table
@@ -56,6 +56,8 @@ _NEWLINES = (
     ("\n",) * (MAX_DEPTH + 3),
     ("",) * (MAX_DEPTH + 3),
 )
+#: a Fixed object's text is kept only where the depth limit cannot cut into it
+_FIXED_DEPTH = 8
 #: used for the children of an object or list that sits at MAX_DEPTH: they are all ``null``
 _NO_SCALARS: dict[type, Callable[[Any], str]] = {}
 
@@ -196,6 +198,25 @@ class _Writer:
 
     def _object(self, value: Any, level: int, depth: int) -> None:
         self.write_object(value, typename(value), None, level, depth)
+
+    def _fixed(self, value: Fixed, level: int, depth: int) -> None:
+        """A :class:`~trioserve.histograms.Fixed` object: its text for this layout and level,
+        written once and then appended, counting its objects as if written again. Never a
+        ``$ref`` target: it is a value, written out wherever it stands."""
+        key = (self.c, level)
+        known = value.texts.get(key) if depth + _FIXED_DEPTH <= MAX_DEPTH else None
+        if known is not None:
+            self.out.append(known[0])
+            self.count += known[1]
+            return
+        start, count, known_before = len(self.out), self.count, len(self.memo)
+        self._mapping(value, level, depth)
+        # neither it nor what it holds is a $ref target (written out wherever it stands)
+        for key_of_inner in list(self.memo)[known_before:]:
+            del self.memo[key_of_inner]
+        text = "".join(self.out[start:])
+        if depth + _FIXED_DEPTH <= MAX_DEPTH and _BIG not in text and '"$ref"' not in text:
+            value.texts[key] = (text, self.count - count)
 
     # -- objects --------------------------------------------------------------------------
     def write_object(
@@ -413,6 +434,8 @@ def _branch(value: Any) -> _Branch:
         return w._str_of
     if isinstance(value, (set, frozenset)):
         return w._set
+    if isinstance(value, Fixed):
+        return w._fixed
     if _is_opaque(value):
         return w._null
     if callable(getattr(type(value), "__trioserve_json__", None)):

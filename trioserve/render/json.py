@@ -55,6 +55,9 @@ Custom representation protocol
   its ``"_typename"`` entry (if a string) or else ``typename(obj)``, and its other ``_`` keys
   are dropped. Our histograms use it to produce ``TH1D``/``TH2D``/``TProfile``/``TGraph``.
   The protocol is called on every render, so it should be cheap and must not mutate.
+  The axes and the empty ``fFunctions`` list our histograms return are shared, immutable
+  :class:`~trioserve.histograms.Fixed` objects whose text is written once per layout: to
+  change one, put a changed copy in its place (``d["fXaxis"] = {**d["fXaxis"], ...}``).
 """
 
 from __future__ import annotations
