@@ -62,6 +62,13 @@ print("stopped", flush=True)
 """
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """The program gets Ctrl-C as from a terminal even when the suite itself runs in the
+    background (``cmd &`` in a script starts it with SIGINT ignored, children inherit that,
+    and Python then installs no KeyboardInterrupt handler, nor does Trio)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _request(port: int, results: list[object]) -> None:
     try:
         results.append(httpx.get(f"http://127.0.0.1:{port}/hang/cmd.json", timeout=60))
@@ -76,7 +83,11 @@ def test_a_hung_blocking_command_does_not_hold_the_process(
     script = tmp_path / "program.py"
     script.write_text(PROGRAM.replace("GRACE", str(GRACE)))
     proc = subprocess.Popen(
-        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_ctrl_c_as_in_a_terminal,
     )
     try:
         assert proc.stdout is not None and proc.stderr is not None
