@@ -38,6 +38,20 @@ def _unit_weights(weights: Any) -> bool:
     return bool((np.asarray(weights) == 1).all())
 
 
+def _add_fill(
+    sumw: np.ndarray, sumw2: np.ndarray | None, cells: np.ndarray, cells2: np.ndarray | None
+) -> np.ndarray | None:
+    """Add one fill's Σw per cell (and its Σw², None for unit weights) to a histogram's sums,
+    in place; returns the histogram's Σw² array: None while every weight was 1, started from
+    the contents at the first other weight, as ROOT's ``Sumw2()`` does."""
+    if cells2 is not None and sumw2 is None:
+        sumw2 = sumw.copy()
+    sumw += cells
+    if sumw2 is not None:
+        sumw2 += cells if cells2 is None else cells2
+    return sumw2
+
+
 def _bin_index(values: np.ndarray, nbins: int, lo: float, hi: float) -> np.ndarray:
     """ROOT's FindBin, vectorised: 0 underflow, 1..nbins, nbins+1 overflow."""
     scale = nbins / (hi - lo)

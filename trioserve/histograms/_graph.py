@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from trioserve.histograms._root import _tlist
+from trioserve.histograms._root import _EMPTY_TLIST
 
 
 class Graph:
@@ -42,7 +42,7 @@ class Graph:
             "fMarkerColor": 1,
             "fMarkerStyle": 1,
             "fMarkerSize": 1,
-            "fFunctions": _tlist(),
+            "fFunctions": _EMPTY_TLIST,
             "fHistogram": None,
             "fMaxSize": n,
             "fMaximum": -1111,

@@ -12,7 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from trioserve.histograms._binning import _bin_index, _check_axis, _filled, _unit_weights
+from trioserve.histograms._binning import (
+    _add_fill,
+    _bin_index,
+    _check_axis,
+    _filled,
+    _unit_weights,
+)
 from trioserve.histograms._root import _axis, _th1_head, _th1_tail
 
 
@@ -70,14 +76,10 @@ class Hist1D:
         wi, xi = w[inrange], xs[inrange]
         sumw = np.bincount(idx, weights=w, minlength=self.nbins + 2)
         unit = _unit_weights(weights)
-        sumw2 = sumw if unit else np.bincount(idx, weights=w * w, minlength=self.nbins + 2)
+        sumw2 = None if unit else np.bincount(idx, weights=w * w, minlength=self.nbins + 2)
         tsumw = float(wi.sum())
         with self._lock:
-            if not unit and self._sumw2 is None:
-                self._sumw2 = self._sumw.copy()  # every earlier weight was 1
-            self._sumw += sumw
-            if self._sumw2 is not None:
-                self._sumw2 += sumw2
+            self._sumw2 = _add_fill(self._sumw, self._sumw2, sumw, sumw2)
             self._entries += int(xs.size)
             self._tsumw += tsumw
             self._tsumw2 += tsumw if unit else float((wi * wi).sum())

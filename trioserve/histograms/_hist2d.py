@@ -11,7 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from trioserve.histograms._binning import _bin_index, _check_axis, _filled, _unit_weights
+from trioserve.histograms._binning import (
+    _add_fill,
+    _bin_index,
+    _check_axis,
+    _filled,
+    _unit_weights,
+)
 from trioserve.histograms._root import _axis, _th1_head, _th1_tail
 
 
@@ -72,7 +78,7 @@ class Hist2D:
         shape = self._sumw.shape
         sumw = np.bincount(flat, weights=w, minlength=size).reshape(shape)
         unit = _unit_weights(weights)
-        sumw2 = sumw if unit else np.bincount(flat, weights=w * w, minlength=size).reshape(shape)
+        sumw2 = None if unit else np.bincount(flat, weights=w * w, minlength=size).reshape(shape)
         inr = (ix >= 1) & (ix <= self.nx) & (iy >= 1) & (iy <= self.ny)
         wi, xi, yi = w[inr], x[inr], y[inr]
         tsumw = wi.sum()
@@ -88,11 +94,7 @@ class Hist2D:
             ]
         )
         with self._lock:
-            if not unit and self._sumw2 is None:
-                self._sumw2 = self._sumw.copy()  # every earlier weight was 1
-            self._sumw += sumw
-            if self._sumw2 is not None:
-                self._sumw2 += sumw2
+            self._sumw2 = _add_fill(self._sumw, self._sumw2, sumw, sumw2)
             self._entries += int(x.size)
             self._stats += stats
 

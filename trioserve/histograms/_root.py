@@ -37,10 +37,6 @@ from trioserve.histograms._fixed import Fixed
 _EMPTY_TLIST = Fixed(_typename="TList", name="TList", arr=(), opt=())
 
 
-def _tlist() -> dict[str, Any]:
-    return _EMPTY_TLIST
-
-
 def _labels(labels: list[str]) -> dict[str, Any]:
     """ROOT's ``fLabels``: a ``THashList`` of ``TObjString``, bin *k* labelled by the string
     whose ``fUniqueID`` is *k*, exactly as ``TAxis::SetBinLabel`` leaves it."""
@@ -157,7 +153,7 @@ def _th1_tail(
         "fContour": [],
         "fSumw2": sumw2,
         "fOption": "",
-        "fFunctions": _tlist(),
+        "fFunctions": _EMPTY_TLIST,
         "fBufferSize": 0,
         "fBuffer": [],
         "fBinStatErrOpt": 0,

@@ -204,7 +204,8 @@ class _Writer:
         written once and then appended, counting its objects as if written again. Never a
         ``$ref`` target: it is a value, written out wherever it stands."""
         key = (self.c, level)
-        known = value.texts.get(key) if depth + _FIXED_DEPTH <= MAX_DEPTH else None
+        keep = depth + _FIXED_DEPTH <= MAX_DEPTH
+        known = value.texts.get(key) if keep else None
         if known is not None:
             self.out.append(known[0])
             self.count += known[1]
@@ -215,7 +216,7 @@ class _Writer:
         for key_of_inner in list(self.memo)[known_before:]:
             del self.memo[key_of_inner]
         text = "".join(self.out[start:])
-        if depth + _FIXED_DEPTH <= MAX_DEPTH and _BIG not in text and '"$ref"' not in text:
+        if keep and _BIG not in text and '"$ref"' not in text:
             value.texts[key] = (text, self.count - count)
 
     # -- objects --------------------------------------------------------------------------
