@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -18,6 +19,17 @@ def missing(message: str) -> NoReturn:
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI requires it: {message}", pytrace=False)
     pytest.skip(f"SKIPPED LOUDLY: {message}", allow_module_level=True)
+
+
+def reap(proc: subprocess.Popen[Any]) -> None:
+    """The end of a test's child process, whatever happened: killed if it still runs,
+    waited for (no zombie), its pipes closed (no ResourceWarning)."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
 
 
 def require_tool(name: str, *candidates: str) -> str:

@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import reap
+
 ROOT = Path(__file__).resolve().parents[2]
 #: a bound on waits for an event, never a budget: each wait ends as soon as the event happens
 BOUND = 30.0
@@ -65,12 +67,7 @@ def serve() -> Iterator[Start]:
 
     yield start
     for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+        reap(proc)
 
 
 def wait_for_change(read: Callable[[], int], first: int) -> int:

@@ -11,6 +11,8 @@ import time
 import httpx
 from websockets.sync.client import connect
 
+from tests.conftest import reap
+
 
 def test_demo_serves_live_objects_and_stops_on_ctrl_c() -> None:
     proc = subprocess.Popen(
@@ -53,13 +55,7 @@ def test_demo_serves_live_objects_and_stops_on_ctrl_c() -> None:
         assert proc.wait(timeout=5) == 0
         assert time.monotonic() - started < 1.5
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if proc.stdout:
-            proc.stdout.close()
-        if proc.stderr:
-            proc.stderr.close()
+        reap(proc)
 
 
 def test_demo_prints_a_fastcgi_engine_as_an_address_for_a_front_end() -> None:
@@ -88,9 +84,4 @@ def test_demo_prints_a_fastcgi_engine_as_an_address_for_a_front_end() -> None:
         assert f"trioserve.fastcgi FastCGI engine serving on {where}\n" in log
         assert f"http://127.0.0.1:{match.group(1)}" not in log
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream:
-                stream.close()
+        reap(proc)

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 import trioserve
+from tests.conftest import reap
 
 GRACE = 1.0
 #: what "promptly" means after the grace: process start-up and teardown on a loaded machine
@@ -113,12 +114,7 @@ def test_a_hung_blocking_command_does_not_hold_the_process(
         client.join(10)
         assert results and not isinstance(results[0], httpx.Response)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+        reap(proc)
 
 
 def _server_threads() -> list[threading.Thread]:
