@@ -1,46 +1,54 @@
 """What serving costs the program it observes (★): a host loop's rate with and without
 clients, in the same process as the server.
 
-    python3 benchmarks/observer.py [--duration 10] [--runs 3] [--clients 20]
+    python3 benchmarks/observer.py [--duration 5] [--runs 3] [--cycles 1] [--clients 20]
                                    [--programs trio,sync]
 
-The host program (this file with ``--program``, one process per measurement, on the server
-core) runs a pure-Python loop of the demo's kind of work: each step fills a Hist1D and a
-Hist2D with a small batch, updates a dataclass and a small numpy array. Its objects are
-registered in a trioserve Server, in one of the two ways a program can run one:
+The host program (this file with ``--program``, one process per run, on the server core)
+runs a pure-Python loop of the demo's kind of work: each step fills a Hist1D and a Hist2D
+with a small batch, updates a dataclass and a small numpy array. Its objects are registered
+in a trioserve Server, in one of the two ways a program can run one:
 
 - ``trio``: a Trio program; the loop is a task doing ``await trio.sleep(0)`` between steps,
   the server runs in the same ``trio.run``;
 - ``sync``: a plain program; ``start_in_thread(spec, sync="app")`` runs the server in a
   thread and the loop calls ``server.process_requests()`` once per step.
 
-It prints ``ready`` once the server listens, runs ``--warmup`` seconds, then counts steps for
-``--duration`` seconds and prints the rate. Meanwhile this script (on the load core) applies
-one of three loads:
+It prints ``ready`` once the server listens, then runs its loop until stdin closes, keeping
+its step count every 0.1 s, and prints those samples. Meanwhile this script (on the load
+core) applies phases of ``--duration`` seconds, each load between two phases without
+clients (``none``), in the order none, monitoring, none, heavy, none, floor, none, rig,
+none (``--cycles`` times the loads):
 
-- none;
 - monitoring: ``--clients`` browser-like clients, each on one keep-alive connection fetching
   4 items' ``root.json.gz?compact=23`` (what JSROOT's monitoring asks for) once a second,
   spread over the second;
 - heavy: the monitoring load plus one client fetching ``root.json?compact=23`` of a 10^6
-  float numpy array every 5 s (the first one 0.5 s into the counted window).
+  float numpy array every 5 s (1 s into the phase);
 - floor: the monitoring schedule, but every request a 404 (``/no/such/ITEM/root.json``:
-  nothing read, nothing rendered). Its loss is what *any* request costs the program whatever
-  it asks (the kernel's loopback path, waking the loop, parsing, dispatching, answering),
-  and so how much of the monitoring loss rendering could still win back.
+  nothing read, nothing rendered): what *any* request costs the program whatever it asks
+  (the kernel's loopback path, waking the loop, parsing, dispatching, answering);
+- rig: the monitoring schedule answered by a responder inside this script: nothing reaches
+  the program, so its loss is what the load generator's own work on the other core costs
+  (shared caches, the hypervisor), which remote clients would not cost.
 
-The loss is 1 - rate under load / rate with no clients; goals: ≤ 5 % under monitoring,
-≤ 15 % with the heavy client, for both programs.
+A phase's rate counts its samples after the first 0.5 s. Its loss is 1 - its rate / the
+mean rate of the no-client phases on either side: in one process, so the machine's drift
+(the loop's rate alone wanders by a few percent over tens of seconds here) and the process's
+memory layout are the same on both sides. Goals: ≤ 5 % under monitoring, ≤ 15 % with the
+heavy client, for both programs.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
+import json
 import math
+import select
 import statistics
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,7 +65,14 @@ HEAVY = "/Objects/big/array/root.json?compact=23"
 HEAVY_PERIOD = 5.0
 BATCH = 16
 CHECK_EVERY = 64  # steps between clock reads
-LOADS = ("none", "monitoring", "heavy", "floor")
+SAMPLE = 0.1  # seconds between the program's kept samples
+SETTLE = 0.5  # seconds at the start of each phase not counted (connecting, first requests)
+LOADS = ("none", "monitoring", "heavy", "floor", "rig")
+#: what the ``rig`` phase's responder answers: our 404's size, without our work
+RIG_REPLY = (
+    b"HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: 64\r\n"
+    b"cache-control: no-cache\r\ndate: Fri, 27 Nov 2026 18:00:00 GMT\r\n\r\n" + b" " * 64
+)
 GOALS = {"monitoring": 5.0, "heavy": 15.0}
 
 
@@ -120,84 +135,77 @@ class Host:
         self.wave[i % 64] = s.y
 
 
-def _report(steps: int, wall: float, cpu: float, in_steps: float) -> None:
-    """Steps per wall second (what the program gets), and steps per CPU second of the whole
-    process (the same when the core is ours alone; when something else shares the core,
-    only the second still compares the loads); then the loop thread's CPU time per step
-    spent inside the program's own work (``in_steps``, seconds in all).
+class Samples:
+    """The loop's counters, read every ``CHECK_EVERY`` steps and kept every ``SAMPLE``
+    seconds: (clock, steps, the loop thread's CPU inside the steps, the process's CPU). The
+    load generator cuts them into its phases afterwards, by the same clock
+    (``time.perf_counter`` is CLOCK_MONOTONIC, one clock for every process).
 
-    The last splits the loss in two (see :func:`_split`): steps made slower (the caches full
-    of the server's data when the program comes back) and time taken from the program
-    between and during its steps (serving, scheduling)."""
-    print(f"rate {steps / wall} {steps / cpu} {cpu / wall} {in_steps / steps}", flush=True)
+    The load generator says "stop" by closing stdin; that is polled here with each kept
+    sample rather than read by a thread, because an idle extra thread alone slowed this loop
+    by ~1% here."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[float, int, float, float]] = []
+        self.next = 0.0
+        self.stopped = False
+
+    def take(self, now: float, steps: int, in_steps: float) -> None:
+        if now >= self.next:
+            self.rows.append((now, steps, in_steps, time.process_time()))
+            self.next = now + SAMPLE
+            self.stopped = bool(select.select([sys.stdin], [], [], 0)[0])
+
+    def print(self) -> None:
+        print("samples " + json.dumps(self.rows), flush=True)
 
 
-async def trio_program(port: int, warmup: float, window: float) -> None:
+async def trio_program(port: int) -> None:
     from trioserve import Server
 
     host = Host()
     server = Server()
     host.register(server)
+    samples = Samples()
     async with trio.open_nursery() as nursery:
         await nursery.start(server.serve, f"http:127.0.0.1:{port}")
         print("ready", flush=True)
         i = 0
+        in_steps = 0.0
         clock, own = time.perf_counter, time.thread_time
-        for seconds in (warmup, window):
-            start, cpu = clock(), time.process_time()
-            end = start + seconds
-            count = 0
-            in_steps = 0.0
-            while True:
-                for _ in range(CHECK_EVERY):
-                    before = own()
-                    host.step(i)
-                    in_steps += own() - before
-                    i += 1
-                    await trio.sleep(0)
-                count += CHECK_EVERY
-                now = clock()
-                if now >= end:
-                    break
-        _report(count, now - start, time.process_time() - cpu, in_steps)
-        # keep answering until the load stops (stdin closes), so no request is cut off
-        await trio.to_thread.run_sync(sys.stdin.read, abandon_on_cancel=True)
+        while not samples.stopped:
+            for _ in range(CHECK_EVERY):
+                before = own()
+                host.step(i)
+                in_steps += own() - before
+                i += 1
+                await trio.sleep(0)
+            samples.take(clock(), i, in_steps)
+        samples.print()
         nursery.cancel_scope.cancel()
 
 
-def sync_program(port: int, warmup: float, window: float) -> None:
+def sync_program(port: int) -> None:
     from trioserve import start_in_thread
 
     host = Host()
     server = start_in_thread(f"http:127.0.0.1:{port}", sync="app")
     host.register(server)
+    samples = Samples()
     print("ready", flush=True)
     i = 0
+    in_steps = 0.0
     clock, own = time.perf_counter, time.thread_time
     try:
-        for seconds in (warmup, window):
-            start, cpu = clock(), time.process_time()
-            end = start + seconds
-            count = 0
-            in_steps = 0.0
-            while True:
-                for _ in range(CHECK_EVERY):
-                    before = own()
-                    host.step(i)
-                    in_steps += own() - before
-                    server.process_requests()
-                    i += 1
-                count += CHECK_EVERY
-                now = clock()
-                if now >= end:
-                    break
-        _report(count, now - start, time.process_time() - cpu, in_steps)
-        # keep answering until the load stops (stdin closes), so no request times out
-        closed = threading.Event()
-        threading.Thread(target=lambda: (sys.stdin.read(), closed.set()), daemon=True).start()
-        while not closed.is_set():
-            server.process_requests()
-            time.sleep(0.001)
+        while not samples.stopped:
+            for _ in range(CHECK_EVERY):
+                before = own()
+                host.step(i)
+                in_steps += own() - before
+                server.process_requests()
+                i += 1
+            samples.take(clock(), i, in_steps)
+        samples.print()
     finally:
         server.stop()
 
@@ -218,17 +226,41 @@ class LoadStats:
         self.why[why] += 1
 
 
+async def _rig_responder(
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """The ``rig`` phase's server, on the load core: a fixed 404 for every request head, so
+    the clients do all their usual work and nothing reaches the program."""
+
+    async def answer(stream: trio.SocketStream) -> None:
+        pending = b""
+        try:
+            while data := await stream.receive_some(65536):
+                pending += data
+                while b"\r\n\r\n" in pending:
+                    pending = pending.partition(b"\r\n\r\n")[2]
+                    await stream.send_all(RIG_REPLY)
+        except trio.BrokenResourceError:
+            pass
+
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    task_status.started(listeners[0].socket.getsockname()[1])
+    await trio.serve_listeners(answer, listeners)
+
+
 async def apply_load(
-    port: int, load: str, clients: int, warmup: float, seconds: float
+    port: int, rig_port: int, load: str, clients: int, seconds: float
 ) -> LoadStats:
+    """One phase: ``load`` for ``seconds``, every connection closed at its end."""
     from _client import Client
 
     stats = LoadStats()
     stop_at = trio.current_time() + seconds
-    url, expected = (FLOOR, 404) if load == "floor" else (MONITOR, 200)
+    url, expected = (FLOOR, 404) if load in ("floor", "rig") else (MONITOR, 200)
+    target_port = rig_port if load == "rig" else port
 
     async def monitor(phase: float) -> None:
-        client = Client(port)
+        client = Client(target_port)
         await trio.sleep(phase)
         due = trio.current_time()
         while due < stop_at:
@@ -248,7 +280,7 @@ async def apply_load(
 
     async def heavy() -> None:
         client = Client(port)
-        due = trio.current_time() + warmup + 0.5
+        due = trio.current_time() + SETTLE + 0.5
         while due < stop_at:
             await trio.sleep_until(due)
             try:
@@ -276,36 +308,156 @@ async def apply_load(
     return stats
 
 
+@dataclass
+class Phase:
+    load: str
+    start: float  # time.perf_counter() of this process, the program's clock too
+    end: float
+    stats: LoadStats
+
+
+def schedule(cycles: int) -> list[str]:
+    """Every load between two phases without clients, whose mean is its baseline: the
+    machine's slow drift and this process's memory layout are then the same on both sides
+    of each comparison."""
+    order = ["none"]
+    for _ in range(cycles):
+        for load in LOADS[1:]:
+            order += [load, "none"]
+    return order
+
+
+async def run_phases(port: int, args: argparse.Namespace) -> list[Phase]:
+    phases: list[Phase] = []
+    async with trio.open_nursery() as nursery:
+        rig_port = await nursery.start(_rig_responder)
+        await trio.sleep(args.warmup)
+        for load in schedule(args.cycles):
+            start = time.perf_counter()
+            stats = await apply_load(port, rig_port, load, args.clients, args.duration)
+            phases.append(Phase(load, start, time.perf_counter(), stats))
+        nursery.cancel_scope.cancel()
+    return phases
+
+
 # ------------------------------------------------------------------------- orchestration
 
 
 @dataclass
-class Cell:
-    rates: list[float] = field(default_factory=list)  # steps per wall second
-    cpu_rates: list[float] = field(default_factory=list)  # steps per process CPU second
-    shares: list[float] = field(default_factory=list)  # process CPU / wall
-    step_cpu: list[float] = field(default_factory=list)  # loop thread CPU s per step
-    stats: list[LoadStats] = field(default_factory=list)
+class Figures:
+    """A phase's figures, from the program's samples after its first ``SETTLE`` seconds."""
+
+    rate: float  # steps per wall second
+    share: float  # process CPU / wall
+    step_cpu: float  # the loop thread's CPU per step, inside the steps (s)
 
 
-def measure(
-    args: argparse.Namespace, program: str, load: str
-) -> tuple[list[float], LoadStats, str]:
+def figures(rows: list[list[float]], phase: Phase) -> Figures:
+    inside = [r for r in rows if phase.start + SETTLE <= r[0] <= phase.end]
+    if len(inside) < 2:
+        raise RuntimeError(f"no samples inside the {phase.load} phase: is --duration too short?")
+    (t0, i0, own0, cpu0), (t1, i1, own1, cpu1) = inside[0], inside[-1]
+    steps = i1 - i0
+    return Figures(steps / (t1 - t0), (cpu1 - cpu0) / (t1 - t0), (own1 - own0) / steps)
+
+
+@dataclass
+class Comparison:
+    """One loaded phase against the mean of the no-client phases just before and after it,
+    in the same process: the machine's slow drift (the loop's rate wanders by a few percent
+    over tens of seconds here) and the process's memory layout are then the same on both
+    sides. Separate processes per load, as this script first ran, compared those too."""
+
+    load: str
+    base: Figures
+    loaded: Figures
+    stats: LoadStats
+
+    @property
+    def loss(self) -> float:
+        return 1 - self.loaded.rate / self.base.rate
+
+    def split(self) -> tuple[float, float]:
+        """The loss as two shares of the loaded phase's wall time: (steps made slower,
+        time taken outside them). Per step, wall = the step's own CPU + everything else;
+        the change of the first against the phases without clients is the steps slowed down
+        (the caches refilled after the server ran), the change of the second is time the
+        server took (in a ``sync`` program its thread runs during steps too; that is counted
+        here, not as slower steps)."""
+        rate0, rate = self.base.rate, self.loaded.rate
+        cpu0, cpu = self.base.step_cpu, self.loaded.step_cpu
+        return rate * (cpu - cpu0), rate * ((1 / rate - cpu) - (1 / rate0 - cpu0))
+
+
+def _mean(a: Figures, b: Figures) -> Figures:
+    pairs = zip(dataclasses.astuple(a), dataclasses.astuple(b), strict=True)
+    return Figures(*((x + y) / 2 for x, y in pairs))
+
+
+def measure(args: argparse.Namespace, program: str) -> tuple[list[Comparison], str]:
+    """One program process through the whole schedule."""
     port = h.free_port()
-    argv = [
-        h.PYTHON, __file__, "--program", program, "--port", str(port),
-        "--warmup", str(args.warmup), "--duration", str(args.duration),
-    ]  # fmt: skip
+    argv = [h.PYTHON, __file__, "--program", program, "--port", str(port)]
     with h.running([h.start(f"{program} program", argv, ready_line=True, cwd=h.HERE)]) as ps:
-        proc = ps[0]
-        stats = trio.run(
-            apply_load, port, load, args.clients, args.warmup, args.warmup + args.duration + 0.5
-        )
-        assert proc.proc.stdout is not None
-        line = proc.proc.stdout.readline().decode().split()
-        if not line or line[0] != "rate":
-            raise RuntimeError(f"the {program} program did not report its rate ({line})")
-        return [float(x) for x in line[1:5]], stats, proc.command
+        proc = ps[0].proc
+        phases = trio.run(run_phases, port, args)
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.close()  # the program prints its samples and stops
+        line = proc.stdout.readline().decode()
+        if not line.startswith("samples "):
+            raise RuntimeError(f"the {program} program did not report its samples ({line!r})")
+        rows = json.loads(line.split(" ", 1)[1])
+        command = ps[0].command
+    out = []
+    for k in range(1, len(phases) - 1, 2):
+        before, loaded, after = phases[k - 1], phases[k], phases[k + 1]
+        base = _mean(figures(rows, before), figures(rows, after))
+        out.append(Comparison(loaded.load, base, figures(rows, loaded), loaded.stats))
+    return out, command
+
+
+def _pct(values: list[float]) -> str:
+    return f"{statistics.median(values) * 100:.1f}%"
+
+
+def _loss_table(comps: dict[str, list[Comparison]]) -> None:
+    print(
+        "| program | no clients | monitoring | loss | + heavy | loss | goal met "
+        "| 404s instead | loss | rig only | loss | core share |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for program, cs in comps.items():
+        line = f"| {program} | {statistics.median(c.base.rate for c in cs):,.0f} |"
+        met = True
+        for load in LOADS[1:]:
+            mine = [c for c in cs if c.load == load]
+            losses = [c.loss for c in mine]
+            line += f" {statistics.median(c.loaded.rate for c in mine):,.0f} | {_pct(losses)} |"
+            if load in GOALS:
+                met = met and statistics.median(losses) * 100 <= GOALS[load]
+            if load == "heavy":
+                line += f" {'yes' if met else 'no'} |"
+        share = min(c.loaded.share for c in cs)
+        print(line + f" {share * 100:.0f}% |")
+
+
+def _split_table(comps: dict[str, list[Comparison]], clients: int) -> None:
+    print(
+        "| program | load | loss | steps slower | time taken | per request: slower steps "
+        "| time taken |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    per_second = clients * len(ITEMS)
+    for program, cs in comps.items():
+        for load in LOADS[1:]:
+            mine = [c for c in cs if c.load == load]
+            slower = statistics.median(c.split()[0] for c in mine)
+            taken = statistics.median(c.split()[1] for c in mine)
+            print(
+                f"| {program} | {load} | {_pct([c.loss for c in mine])} | {slower * 100:.1f}% "
+                f"| {taken * 100:.1f}% | {slower / per_second * 1e6:,.0f} µs "
+                f"| {taken / per_second * 1e6:,.0f} µs |"
+            )
 
 
 def _ms(values: list[float], q: float) -> str:
@@ -315,94 +467,12 @@ def _ms(values: list[float], q: float) -> str:
     return f"{ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1e3:,.1f}"
 
 
-def _loss_table(cells: dict[tuple[str, str], Cell], programs: list[str], attr: str) -> None:
-    print(
-        "| program | no clients | monitoring | loss | + heavy | loss | goal met "
-        "| 404s instead | loss | core share |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for program in programs:
-        base = statistics.median(getattr(cells[program, "none"], attr))
-        line = f"| {program} | {base:,.0f} |"
-        met = True
-        for load in ("monitoring", "heavy"):
-            rate = statistics.median(getattr(cells[program, load], attr))
-            loss = (1 - rate / base) * 100
-            met = met and loss <= GOALS[load]
-            line += f" {rate:,.0f} | {loss:.1f}% |"
-        line += f" {'yes' if met else 'no'} |"
-        rate = statistics.median(getattr(cells[program, "floor"], attr))
-        line += f" {rate:,.0f} | {(1 - rate / base) * 100:.1f}% |"
-        share = min(statistics.median(cells[program, load].shares) for load in LOADS)
-        print(line + f" {share * 100:.0f}% |")
-
-
-def _split(base: Cell, loaded: Cell) -> tuple[float, float]:
-    """The loss as two shares of the loaded run's wall time: (steps made slower, time taken
-    outside them). Per step, wall = the step's own CPU + everything else; the change of the
-    first against the run without clients is the steps slowed down (the caches refilled
-    after the server ran), the change of the second is time the server took (in a ``sync``
-    program its thread runs during steps too; that is counted here, not as slower steps)."""
-    rate0, rate = statistics.median(base.rates), statistics.median(loaded.rates)
-    cpu0, cpu = statistics.median(base.step_cpu), statistics.median(loaded.step_cpu)
-    slower = rate * (cpu - cpu0)
-    return slower, rate * ((1 / rate - cpu) - (1 / rate0 - cpu0))
-
-
-def _split_table(cells: dict[tuple[str, str], Cell], programs: list[str], clients: int) -> None:
-    print(
-        "| program | load | loss | steps slower | time taken | per request: slower steps "
-        "| time taken |"
-    )
-    print("|---|---|---|---|---|---|---|")
-    per_second = clients * len(ITEMS)
-    for program in programs:
-        base = cells[program, "none"]
-        for load in ("monitoring", "heavy", "floor"):
-            cell = cells[program, load]
-            loss = 1 - statistics.median(cell.rates) / statistics.median(base.rates)
-            slower, taken = _split(base, cell)
-            print(
-                f"| {program} | {load} | {loss * 100:.1f}% | {slower * 100:.1f}% "
-                f"| {taken * 100:.1f}% | {slower / per_second * 1e6:,.0f} µs "
-                f"| {taken / per_second * 1e6:,.0f} µs |"
-            )
-
-
-def report(args: argparse.Namespace, cells: dict[tuple[str, str], Cell], commands: dict) -> None:
-    programs = sorted({p for p, _ in cells}, key=["trio", "sync"].index)
-    print(f"## host loop: steps per second and the loss, {args.clients} monitoring clients")
-    _loss_table(cells, programs, "rates")
-    print("\ngoal: loss ≤ 5% under monitoring, ≤ 15% with the heavy client, for both programs")
-    print(
-        "404s instead: the monitoring schedule with every request a 404 (nothing read or "
-        "rendered): the part of the loss any request costs, whatever it asks"
-    )
-    spreads = [
-        f"{p}/{load} ±{(max(c.rates) - min(c.rates)) / 2 / statistics.median(c.rates) * 100:.0f}%"
-        for (p, load), c in cells.items()
-    ]
-    print("spread of the rates over the runs: " + ", ".join(spreads))
-    print(
-        "core share: the program's CPU time / wall time, lowest over the loads; below ~95% "
-        "something else ran on its core, and only the table below still compares the loads"
-    )
-    print("\n## the same per CPU second of the program's process (steps / process CPU time)")
-    _loss_table(cells, programs, "cpu_rates")
-    print("\n## where the loss goes (shares of the wall time; per request: ÷ requests/s)")
-    _split_table(cells, programs, args.clients)
-    print(
-        "steps slower: the loop thread's own CPU per step grew (the server's work left the "
-        "caches cold); time taken: the rest of the wall time grew (the server ran, in its turn "
-        "or, in a sync program, from its own thread). Per request divides by the monitoring "
-        "schedule's requests per second (the heavy client's are few and large)."
-    )
-    print("\n## what the clients saw")
+def _clients_table(comps: dict[str, list[Comparison]]) -> None:
     print("| program | load | requests | p50 ms | p99 ms | max ms | errors | heavy replies |")
     print("|---|---|---|---|---|---|---|---|")
-    for program in programs:
-        for load in ("monitoring", "heavy", "floor"):
-            runs = cells[program, load].stats
+    for program, cs in comps.items():
+        for load in LOADS[1:]:
+            runs = [c.stats for c in cs if c.load == load]
             latencies = [x for s in runs for x in s.latencies]
             heavy = [x for s in runs for x in s.heavy]
             size = max((s.heavy_bytes for s in runs), default=0)
@@ -420,60 +490,95 @@ def report(args: argparse.Namespace, cells: dict[tuple[str, str], Cell], command
                 errors_text = str(errors)
             print(
                 f"| {program} | {load} | {len(latencies)} | {_ms(latencies, 0.5)} "
-                f"| {_ms(latencies, 0.99)} | {worst} | {errors_text} "
-                f"| {heavy_text} |"
+                f"| {_ms(latencies, 0.99)} | {worst} | {errors_text} | {heavy_text} |"
             )
+
+
+def report(args: argparse.Namespace, comps: dict[str, list[Comparison]], commands: dict) -> None:
+    print(f"## host loop: steps per second and the loss, {args.clients} monitoring clients")
+    _loss_table(comps)
+    print("\ngoal: loss ≤ 5% under monitoring, ≤ 15% with the heavy client, for both programs")
+    print(
+        "each loss: the median over the loaded phases of 1 - rate / the mean rate of the "
+        "no-client phases just before and after it, in the same process"
+    )
+    print(
+        "404s instead: the monitoring schedule with every request a 404 (nothing read or "
+        "rendered): the part of the loss any request costs, whatever it asks"
+    )
+    print(
+        "rig only: the same clients and schedule answered by a responder on the load core: "
+        "nothing reaches the program, so this is what the load generator's own activity on the "
+        "other core costs it (shared caches, the hypervisor); it is in every loss above and "
+        "would not be there with remote clients"
+    )
+    spreads = []
+    for program, cs in comps.items():
+        for load in LOADS[1:]:
+            losses = [c.loss * 100 for c in cs if c.load == load]
+            spreads.append(f"{program}/{load} {min(losses):.1f}..{max(losses):.1f}")
+    print("losses of the single phases (%): " + ", ".join(spreads))
+    print(
+        "core share: the program's CPU time / wall time, lowest over the phases; below ~95% "
+        "something else ran on its core"
+    )
+    print("\n## where the loss goes (shares of the wall time; per request: ÷ requests/s)")
+    _split_table(comps, args.clients)
+    print(
+        "steps slower: the loop thread's own CPU per step grew (the server's work left the "
+        "caches cold); time taken: the rest of the wall time grew (the server ran, in its turn "
+        "or, in a sync program, from its own thread). Per request divides by the monitoring "
+        "schedule's requests per second (the heavy client's are few and large)."
+    )
+    print("\n## what the clients saw")
+    _clients_table(comps)
     print("\ncommands (PORT differs per run):")
     for program, command in commands.items():
         print(f"  {program}: {command}")
     print(
-        f"    load: {h.HERE_LOAD}: {args.clients} clients x "
-        f"{len(ITEMS)} items {MONITOR.format(item='ITEM')} once a second"
-        f"; heavy: + GET {HEAVY} every {HEAVY_PERIOD:g} s"
+        f"    load: {h.HERE_LOAD}, phases of {args.duration:g} s (the first {SETTLE:g} s of "
+        f"each not counted) in the order {' '.join(schedule(args.cycles))}: "
+        f"{args.clients} clients x {len(ITEMS)} items {MONITOR.format(item='ITEM')} once a "
+        f"second; heavy: + GET {HEAVY} every {HEAVY_PERIOD:g} s"
     )
     print()
 
 
 def main() -> int:
-    parser = h.arguments(__doc__)
+    parser = h.arguments(__doc__, duration=5.0)
     parser.set_defaults(warmup=2.0)
     parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--cycles", type=int, default=1, help="load phases of each kind per run")
     parser.add_argument("--programs", default="trio,sync")
     parser.add_argument("--program", choices=["trio", "sync"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.program == "trio":
-        trio.run(trio_program, args.port, args.warmup, args.duration)
+        trio.run(trio_program, args.port)
         return 0
     if args.program == "sync":
-        sync_program(args.port, args.warmup, args.duration)
+        sync_program(args.port)
         return 0
+    if args.duration < SETTLE + 2 * SAMPLE + 1:
+        parser.error(f"--duration must be at least {SETTLE + 2 * SAMPLE + 1:g} s")
     programs = [p.strip() for p in args.programs.split(",") if p.strip()]
     h.begin(
         "the observer's cost: a host loop beside the server, in one process",
         args,
-        f"median of {args.runs} run(s); each counts {args.duration:g} s of the loop after "
-        f"{args.warmup:g} s of warm-up, a fresh process per program and load",
+        f"median of {args.runs} run(s) x {args.cycles} cycle(s); each run is one program "
+        f"process going through phases of {args.duration:g} s, each load between two phases "
+        "without clients",
     )
-    cells = {(p, load): Cell() for p in programs for load in LOADS}
+    comps: dict[str, list[Comparison]] = {p: [] for p in programs}
     commands: dict[str, str] = {}
     for run in range(args.runs):
         for program in programs:
-            for load in LOADS:
-                (rate, cpu_rate, share, step_cpu), stats, command = measure(args, program, load)
-                commands[program] = command
-                cells[program, load].rates.append(rate)
-                cells[program, load].cpu_rates.append(cpu_rate)
-                cells[program, load].shares.append(share)
-                cells[program, load].step_cpu.append(step_cpu)
-                cells[program, load].stats.append(stats)
-                print(
-                    f"  run {run + 1}: {program:<4} {load:<10} {rate:10,.0f} steps/s, "
-                    f"{cpu_rate:10,.0f} per CPU s, core share {share * 100:3.0f}%",
-                    flush=True,
-                )
+            mine, commands[program] = measure(args, program)
+            comps[program] += mine
+            text = ", ".join(f"{c.load} {c.loss * 100:.1f}%" for c in mine)
+            print(f"  run {run + 1}: {program:<4} losses: {text}", flush=True)
     print()
-    report(args, cells, commands)
+    report(args, comps, commands)
     return 0
 
 
