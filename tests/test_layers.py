@@ -40,6 +40,7 @@ SANS_IO = [
     "trioserve.ws._handshake",
     "trioserve.error_page",
     "trioserve.config",
+    "trioserve.gzip_reply",
 ]
 FORBIDDEN = {"socket", "trio", "asyncio", "select", "selectors", "ssl", "anyio"}
 
@@ -89,6 +90,7 @@ LAYERS: list[tuple[str, ...]] = [
         "trioserve.errors",
         "trioserve.config",
         "trioserve.startup",
+        "trioserve.gzip_reply",
         "trioserve._version",
     ),
     ("fcgi",),

@@ -16,7 +16,6 @@ is decided by :mod:`trioserve.cors`, the module the HTTP engine's own preflights
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import inspect
 import logging
 from typing import TYPE_CHECKING, Any
@@ -28,6 +27,7 @@ from trioserve.cors import preflight_response as cors_preflight_response
 from trioserve.error_page import negotiate_error
 from trioserve.errors import RequestError
 from trioserve.files import serve_location
+from trioserve.gzip_reply import gzip_bytes
 from trioserve.requests import HANDLERS, NESTED_FORBIDDEN
 from trioserve.ui.assets import ASSETS as UI_ASSETS
 
@@ -168,9 +168,7 @@ class Dispatcher:
 def _gzip(response: Response) -> Response:
     if not isinstance(response.body, bytes | bytearray):
         return response
-    # level 1: live data (floats above all) compresses almost as well as at 6 for a fifth of
-    # the CPU, and that CPU is taken from the program being observed
-    response.body = gzip.compress(bytes(response.body), compresslevel=1, mtime=0)
+    response.body = gzip_bytes(response.body)
     response.content_length = None
     response.set_header("Content-Encoding", "gzip")
     # ROOT gzips ``.gz`` names whatever the client says; naming the header keeps caches
