@@ -1,7 +1,7 @@
 """What serving costs the program it observes (★): a host loop's rate with and without
 clients, in the same process as the server.
 
-    python3 benchmarks/observer.py [--duration 5] [--runs 3] [--cycles 1] [--clients 20]
+    python3 benchmarks/observer.py [--duration 5] [--runs 3] [--cycles 2] [--clients 20]
                                    [--programs trio,sync]
 
 The host program (this file with ``--program``, one process per run, on the server core)
@@ -548,7 +548,7 @@ def main() -> int:
     parser = h.arguments(__doc__, duration=5.0)
     parser.set_defaults(warmup=2.0)
     parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--cycles", type=int, default=1, help="load phases of each kind per run")
+    parser.add_argument("--cycles", type=int, default=2, help="load phases of each kind per run")
     parser.add_argument("--programs", default="trio,sync")
     parser.add_argument("--program", choices=["trio", "sync"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
