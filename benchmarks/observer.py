@@ -2,7 +2,7 @@
 clients, in the same process as the server.
 
     python3 benchmarks/observer.py [--duration 5] [--runs 3] [--cycles 2] [--clients 20]
-                                   [--programs trio,sync]
+                                   [--programs trio,sync,server]
 
 The host program (this file with ``--program``, one process per run, on the server core)
 runs a pure-Python loop of the demo's kind of work: each step fills a Hist1D and a Hist2D
@@ -12,7 +12,9 @@ in a trioserve Server, in one of the two ways a program can run one:
 - ``trio``: a Trio program; the loop is a task doing ``await trio.sleep(0)`` between steps,
   the server runs in the same ``trio.run``;
 - ``sync``: a plain program; ``start_in_thread(spec, sync="app")`` runs the server in a
-  thread and the loop calls ``server.process_requests()`` once per step.
+  thread and the loop calls ``server.process_requests()`` once per step;
+- ``server`` (not run unless named in ``--programs``): the same with ``sync="server"``,
+  objects read from the server's thread, which is what a second thread costs by itself.
 
 It prints ``ready`` once the server listens, then runs its loop until stdin closes, keeping
 its step count every 0.1 s, and prints those samples. Meanwhile this script (on the load
@@ -185,11 +187,11 @@ async def trio_program(port: int) -> None:
         nursery.cancel_scope.cancel()
 
 
-def sync_program(port: int) -> None:
+def sync_program(port: int, sync: str = "app") -> None:
     from trioserve import start_in_thread
 
     host = Host()
-    server = start_in_thread(f"http:127.0.0.1:{port}", sync="app")
+    server = start_in_thread(f"http:127.0.0.1:{port}", sync=sync)
     host.register(server)
     samples = Samples()
     print("ready", flush=True)
@@ -550,18 +552,21 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--cycles", type=int, default=2, help="load phases of each kind per run")
     parser.add_argument("--programs", default="trio,sync")
-    parser.add_argument("--program", choices=["trio", "sync"], help=argparse.SUPPRESS)
+    parser.add_argument("--program", choices=["trio", "sync", "server"], help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.program == "trio":
         trio.run(trio_program, args.port)
         return 0
-    if args.program == "sync":
-        sync_program(args.port)
+    if args.program in ("sync", "server"):
+        sync_program(args.port, "app" if args.program == "sync" else "server")
         return 0
     if args.duration < SETTLE + 2 * SAMPLE + 1:
         parser.error(f"--duration must be at least {SETTLE + 2 * SAMPLE + 1:g} s")
     programs = [p.strip() for p in args.programs.split(",") if p.strip()]
+    unknown = set(programs) - {"trio", "sync", "server"}
+    if unknown:
+        parser.error(f"--programs: unknown {', '.join(sorted(unknown))} (trio, sync, server)")
     h.begin(
         "the observer's cost: a host loop beside the server, in one process",
         args,
