@@ -2,7 +2,7 @@
 clients, in the same process as the server.
 
     python3 benchmarks/observer.py [--duration 5] [--runs 3] [--cycles 2] [--clients 20]
-                                   [--programs trio,sync,server]
+                                   [--programs trio,sync,server,thread]
 
 The host program (this file with ``--program``, one process per run, on the server core)
 runs a pure-Python loop of the demo's kind of work: each step fills a Hist1D and a Hist2D
@@ -14,7 +14,11 @@ in a trioserve Server, in one of the two ways a program can run one:
 - ``sync``: a plain program; ``start_in_thread(spec, sync="app")`` runs the server in a
   thread and the loop calls ``server.process_requests()`` once per step;
 - ``server`` (not run unless named in ``--programs``): the same with ``sync="server"``,
-  objects read from the server's thread, which is what a second thread costs by itself.
+  objects read from the server's thread, without the crossing to the program's thread;
+- ``thread`` (a control, not run unless named): the sync loop beside a bare Trio thread that
+  answers every request head with fixed bytes, no trioserve at all: what a server thread
+  waking on the program's core costs it on this machine, whoever wrote the server. A sync
+  program's loss minus this one is ours.
 
 It prints ``ready`` once the server listens, then runs its loop until stdin closes, keeping
 its step count every 0.1 s, and prints those samples. Meanwhile this script (on the load
@@ -76,6 +80,7 @@ RIG_REPLY = (
     b"cache-control: no-cache\r\ndate: Fri, 27 Nov 2026 18:00:00 GMT\r\n\r\n" + b" " * 64
 )
 GOALS = {"monitoring": 5.0, "heavy": 15.0}
+PROGRAMS = ("trio", "sync", "server", "thread")
 
 
 # ------------------------------------------------------------------------- the host program
@@ -193,23 +198,49 @@ def sync_program(port: int, sync: str = "app") -> None:
     host = Host()
     server = start_in_thread(f"http:127.0.0.1:{port}", sync=sync)
     host.register(server)
+    try:
+        _sync_loop(host, server.process_requests)
+    finally:
+        server.stop()
+
+
+def thread_program(port: int) -> None:
+    """The sync loop beside a bare Trio thread that answers every request head with the
+    rig's fixed reply: nothing parsed, dispatched or rendered, no object read. What any
+    server thread waking on the program's core costs it here, whoever wrote the server."""
+    import threading
+
+    host = Host()
+    listening = threading.Event()
+
+    async def serve() -> None:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(_rig_responder, port)
+            listening.set()
+
+    threading.Thread(target=trio.run, args=(serve,), name="bare responder", daemon=True).start()
+    if not listening.wait(10):
+        raise RuntimeError("the bare responder did not start")
+    _sync_loop(host, lambda: None)
+
+
+def _sync_loop(host: Host, between: Any) -> None:
+    """The loop of both sync programs: a step, then ``between()`` (the program's
+    ``process_requests``), until stdin closes."""
     samples = Samples()
     print("ready", flush=True)
     i = 0
     in_steps = 0.0
     clock, own = time.perf_counter, time.thread_time
-    try:
-        while not samples.stopped:
-            for _ in range(CHECK_EVERY):
-                before = own()
-                host.step(i)
-                in_steps += own() - before
-                server.process_requests()
-                i += 1
-            samples.take(clock(), i, in_steps)
-        samples.print()
-    finally:
-        server.stop()
+    while not samples.stopped:
+        for _ in range(CHECK_EVERY):
+            before = own()
+            host.step(i)
+            in_steps += own() - before
+            between()
+            i += 1
+        samples.take(clock(), i, in_steps)
+    samples.print()
 
 
 # ------------------------------------------------------------------------- the load
@@ -229,10 +260,11 @@ class LoadStats:
 
 
 async def _rig_responder(
-    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+    port: int = 0, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
 ) -> None:
     """The ``rig`` phase's server, on the load core: a fixed 404 for every request head, so
-    the clients do all their usual work and nothing reaches the program."""
+    the clients do all their usual work and nothing reaches the program. (Also the whole
+    server of the ``thread`` control program.)"""
 
     async def answer(stream: trio.SocketStream) -> None:
         pending = b""
@@ -245,7 +277,7 @@ async def _rig_responder(
         except trio.BrokenResourceError:
             pass
 
-    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    listeners = await trio.open_tcp_listeners(port, host="127.0.0.1")
     task_status.started(listeners[0].socket.getsockname()[1])
     await trio.serve_listeners(answer, listeners)
 
@@ -514,6 +546,13 @@ def report(args: argparse.Namespace, comps: dict[str, list[Comparison]], command
         "other core costs it (shared caches, the hypervisor); it is in every loss above and "
         "would not be there with remote clients"
     )
+    if "thread" in comps:
+        print(
+            "thread (a control): a bare Trio thread answering every request with the rig's "
+            "fixed 404, no trioserve: what a server thread waking on the program's core costs "
+            "here, whoever wrote it; its replies are all 404s, so its clients count them as "
+            "errors"
+        )
     spreads = []
     for program, cs in comps.items():
         for load in LOADS[1:]:
@@ -552,7 +591,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--cycles", type=int, default=2, help="load phases of each kind per run")
     parser.add_argument("--programs", default="trio,sync")
-    parser.add_argument("--program", choices=["trio", "sync", "server"], help=argparse.SUPPRESS)
+    parser.add_argument("--program", choices=PROGRAMS, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.program == "trio":
@@ -561,12 +600,15 @@ def main() -> int:
     if args.program in ("sync", "server"):
         sync_program(args.port, "app" if args.program == "sync" else "server")
         return 0
+    if args.program == "thread":
+        thread_program(args.port)
+        return 0
     if args.duration < SETTLE + 2 * SAMPLE + 1:
         parser.error(f"--duration must be at least {SETTLE + 2 * SAMPLE + 1:g} s")
     programs = [p.strip() for p in args.programs.split(",") if p.strip()]
-    unknown = set(programs) - {"trio", "sync", "server"}
+    unknown = set(programs) - set(PROGRAMS)
     if unknown:
-        parser.error(f"--programs: unknown {', '.join(sorted(unknown))} (trio, sync, server)")
+        parser.error(f"--programs: unknown {', '.join(sorted(unknown))} ({', '.join(PROGRAMS)})")
     h.begin(
         "the observer's cost: a host loop beside the server, in one process",
         args,
