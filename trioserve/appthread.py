@@ -98,6 +98,9 @@ async def _in_worker(fn: Callable[[], T], limiter: trio.CapacityLimiter, label: 
 class DirectAccess:
     """Run object access inline in the Trio thread; blocking work in a bounded worker pool."""
 
+    #: object access runs where the request is (so nothing is gained by answering early)
+    crosses_threads = False
+
     def __init__(self, workers: int = DEFAULT_WORKERS) -> None:
         self.limiter = trio.CapacityLimiter(workers)
 
@@ -155,6 +158,10 @@ class _Job:
 
 class AppThreadAccess:
     """Queue object access for the program's own :meth:`process_requests` calls."""
+
+    #: object access waits for the program's thread (so what needs no object is answered
+    #: without it: :meth:`~trioserve.context.RequestContext.run_on_item`)
+    crosses_threads = True
 
     def __init__(
         self,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from trioserve.errors import RequestError
 from trioserve.policy import ScopedUser
 from trioserve.render.introspect import get_member
+from trioserve.tree import Resolved
 
 if TYPE_CHECKING:
     import os
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from trioserve.call import Call, Response
     from trioserve.files import Locations
     from trioserve.policy import Policy
-    from trioserve.tree import Resolved, Tree
+    from trioserve.tree import Tree
 
 __all__ = [
     "Handler",
@@ -36,6 +37,7 @@ __all__ = [
     "MissedRequestHook",
     "RequestContext",
     "resolve_visible",
+    "surely_missing",
 ]
 
 T = TypeVar("T")
@@ -86,6 +88,10 @@ def resolve_visible(
     found = host.tree.resolve(item_path, members=members, get_member=get_member)
     if found is None:
         return None
+    return _visible(host, found, user)
+
+
+def _visible(host: Host, found: Resolved, user: str | None) -> Resolved | None:
     policy = host.policy
     scoped = isinstance(user, ScopedUser)
     if (policy.has_rules or scoped) and not policy.can_see(found.path(), user):
@@ -94,6 +100,29 @@ def resolve_visible(
         # a token limited to a member of an object may not read the object it lies in
         return None
     return found
+
+
+def surely_missing(host: Host, item_path: str, user: str | None) -> bool:
+    """Whether :func:`resolve_visible` finds nothing at ``item_path`` for ``user`` whatever
+    the objects hold, judged from the tree and the policy alone (no object is read, so the
+    server's thread may ask while the program owns its objects).
+
+    False where only the objects can tell (a member path inside an object this user sees),
+    so a caller that answers the True cases early answers a hidden item exactly when it
+    would answer a missing one at the same place: the timing shows no more than the bytes.
+    """
+    walked = host.tree.reach(item_path)
+    if walked is None:
+        return True
+    node, members = walked
+    # the policy judges a path and whether its node is a folder, never the value: so the
+    # verdict on what resolve_visible would find is known before reading any object
+    if _visible(host, Resolved(node=node, members=members), user) is not None:
+        return False
+    # a hidden member path counts only when its object is hidden too: a rule hiding a member
+    # of an object this user sees must cost what a missing member there costs (the objects'
+    # answer), or the time would tell the rule from a typo
+    return not members or _visible(host, Resolved(node=node), user) is None
 
 
 @dataclass(slots=True)
@@ -137,6 +166,17 @@ class RequestContext:
         thread); ``blocking`` work goes to a bounded worker pool in inline mode. ``label``
         names the work in the warning logged if a shutdown has to abandon it."""
         return await self.server.access.run(fn, blocking=blocking, label=label)
+
+    async def run_on_item(self, fn: Callable[[], T], *, label: str | None = None) -> T:
+        """:meth:`run` for work that begins by resolving the request's own item and answers
+        404 ``not_found`` when it finds nothing. Where that work would wait for the program's
+        thread, an item the tree and the policy already show to be missing or hidden
+        (:func:`surely_missing`) gets that 404 at once: it does not wait for the program's
+        next ``process_requests()``, nor turn into a 503 when that does not come in time."""
+        access = self.server.access
+        if access.crosses_threads and surely_missing(self.server, self.item_path, self.user):
+            raise RequestError(404, "not_found", "no such item")
+        return await access.run(fn, label=label)
 
     def query(self) -> dict[str, str]:
         return self.call.query_dict()

@@ -267,18 +267,12 @@ class Tree:
             yield from self.walk(child)
 
     # -- request-path resolution ------------------------------------------------------
-    def resolve(
-        self,
-        item_path: str,
-        *,
-        members: bool = True,
-        get_member: Callable[[Any, str], Any] | None = None,
-    ) -> Resolved | None:
-        """Resolve a request item path (``Objects/hpx``, ``Objects/cfg/nested/x``).
+    def reach(self, item_path: str) -> tuple[Node, tuple[str, ...]] | None:
+        """The node a request item path reaches and the segments left inside its object; None
+        for a path that can name nothing (a missing segment, ``.`` or ``..`` anywhere).
 
-        Empty segments (doubled slashes) are skipped, as ROOT does. Inside an object the walk
-        continues through ``get_member``, which must refuse anything non-public by raising
-        ``KeyError``/``AttributeError``. ``.`` and ``..`` segments never resolve.
+        Reads only the tree, never an object, so the server's thread may call it while the
+        program owns its objects (:meth:`resolve` then walks the members).
         """
         segments = [s for s in item_path.split("/") if s]
         node = self.top
@@ -295,6 +289,27 @@ class Tree:
             node = child
             i += 1
         rest = tuple(segments[i:])
+        if "." in rest or ".." in rest:
+            return None
+        return node, rest
+
+    def resolve(
+        self,
+        item_path: str,
+        *,
+        members: bool = True,
+        get_member: Callable[[Any, str], Any] | None = None,
+    ) -> Resolved | None:
+        """Resolve a request item path (``Objects/hpx``, ``Objects/cfg/nested/x``).
+
+        Empty segments (doubled slashes) are skipped, as ROOT does. Inside an object the walk
+        continues through ``get_member``, which must refuse anything non-public by raising
+        ``KeyError``/``AttributeError``. ``.`` and ``..`` segments never resolve.
+        """
+        walked = self.reach(item_path)
+        if walked is None:
+            return None
+        node, rest = walked
         if not rest:
             return Resolved(node=node, value=node.obj)
         if not members or node.obj is None or get_member is None:
@@ -304,8 +319,6 @@ class Tree:
 
         value = view_of_node(node, get_member)
         for seg in rest:
-            if seg in (".", ".."):
-                return None
             try:
                 value = get_member(value, seg)
             except (KeyError, AttributeError, IndexError, TypeError, ValueError):

@@ -56,6 +56,48 @@ def test_app_mode_without_process_requests_gives_503_not_a_hang() -> None:
         assert server.process_requests() == 0  # the timed-out call never runs later
 
 
+def test_app_mode_answers_missing_and_hidden_items_without_the_program() -> None:
+    # the program never calls process_requests, and app_timeout is far beyond the client's
+    # timeout: a request that waited for the program fails this test, it cannot pass slowly
+    with (
+        trioserve.start_in_thread("http:0", sync="app", app_timeout=60.0) as app,
+        trioserve.start_in_thread("http:0", sync="server") as direct,
+    ):
+        for server in (app, direct):
+            server.register("/", {"a": 1}, name="d")
+            server.register("/secret", {"k": 1}, name="s")
+            server.restrict("/secret", "hidden=all")
+        missing = httpx.get(_base(app) + "/nope/root.json", timeout=10)
+        for path in (
+            "/nope/root.json",
+            "/secret/s/root.json",
+            "/secret/s/k/root.json",
+            "/nope/root.bin",
+            "/secret/s/root.xml",
+            "/nope/root.png",
+            "/secret/s/h.json",
+            "/nope/h.xml",
+            "/secret/s/item.json",
+            "/nope/item.xml",
+            "/secret/s/get.xml",
+        ):
+            early = httpx.get(_base(app) + path, timeout=10)
+            late = httpx.get(_base(direct) + path, timeout=10)  # found missing by the objects
+            assert early.status_code == 404, path
+            assert early.content == late.content == missing.content, path
+        assert missing.json()["error"] == "not_found"
+        assert app.process_requests() == 0  # nothing was left queued for the program
+
+
+def test_app_mode_a_member_path_still_waits_for_the_program() -> None:
+    # whether {"a": 1} has a member "zz" only the object can say, in the program's thread
+    with trioserve.start_in_thread("http:0", sync="app", app_timeout=0.3) as server:
+        server.register("/", {"a": 1}, name="d")
+        reply = httpx.get(_base(server) + "/d/zz/root.json", timeout=10)
+        assert reply.status_code == 503
+        assert reply.json()["error"] == "app_not_processing"
+
+
 def test_server_mode_reads_directly() -> None:
     with trioserve.start_in_thread("http:0", sync="server") as server:
         server.register("/", {"a": 1}, name="d")

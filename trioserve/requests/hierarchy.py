@@ -47,7 +47,7 @@ def _compact(ctx: RequestContext) -> bool:
 
 
 async def h_json(ctx: RequestContext) -> Response:
-    hnode = await ctx.run(lambda: _hierarchy(ctx))
+    hnode = await ctx.run_on_item(lambda: _hierarchy(ctx))
     if hnode is None:
         # ROOT answers an empty 200; JSROOT treats both as failure, a 404 is clearer
         raise RequestError(404, "not_found", "no such item")
@@ -55,14 +55,14 @@ async def h_json(ctx: RequestContext) -> Response:
 
 
 async def h_xml(ctx: RequestContext) -> Response:
-    hnode = await ctx.run(lambda: _hierarchy(ctx))
+    hnode = await ctx.run_on_item(lambda: _hierarchy(ctx))
     if hnode is None:
         raise RequestError(404, "not_found", "no such item")
     return Response(content_type="text/xml", body=dump_xml(hnode, compact=_compact(ctx)).encode())
 
 
 async def item_json(ctx: RequestContext) -> Response:
-    hnode = await ctx.run(lambda: _item(ctx))
+    hnode = await ctx.run_on_item(lambda: _item(ctx))
     return Response(body=dump_json(hnode, compact=_compact(ctx)).encode())
 
 
@@ -70,12 +70,12 @@ async def get_xml(ctx: RequestContext) -> Response:
     """ROOT's ``get.xml``: ``h.xml``'s document with *fields only* (ROOT scans with
     ``only_fields``): the item with all its fields, no children, the top named by the top
     name as in ``h.xml``."""
-    hnode = await ctx.run(lambda: _item(ctx, top_label=top_name(ctx)))
+    hnode = await ctx.run_on_item(lambda: _item(ctx, top_label=top_name(ctx)))
     return Response(content_type="text/xml", body=dump_xml(hnode, compact=_compact(ctx)).encode())
 
 
 async def item_xml(ctx: RequestContext) -> Response:
-    hnode = await ctx.run(lambda: _item(ctx))
+    hnode = await ctx.run_on_item(lambda: _item(ctx))
     return Response(
         content_type="text/xml", body=dump_xml(hnode, compact=_compact(ctx), wrap=False).encode()
     )

@@ -31,7 +31,7 @@ async def root_json(ctx: RequestContext) -> Response:
         # a bare array is written plain: JSROOT's parse() decodes no top-level $arr
         return render_json_bytes(value, compact=plain_top_compact(value, compact))
 
-    body = await ctx.run(produce)
+    body = await ctx.run_on_item(produce)
     return Response(body=body)
 
 
@@ -40,12 +40,12 @@ async def root_bin(ctx: RequestContext) -> Response:
         value = _value(ctx)
         return render_cbor(value), typename(value)
 
-    body, name = await ctx.run(produce)
+    body, name = await ctx.run_on_item(produce)
     return Response(content_type="application/cbor", body=body, headers=[("RootClassName", name)])
 
 
 async def root_xml(ctx: RequestContext) -> Response:
-    text = await ctx.run(lambda: render_xml(_value(ctx)))
+    text = await ctx.run_on_item(lambda: render_xml(_value(ctx)))
     return Response(content_type="text/xml", body=text.encode())
 
 
@@ -92,7 +92,7 @@ def _image_handler(fmt: str):  # type: ignore[no-untyped-def]
         width, height = _dimension(ctx, "w"), _dimension(ctx, "h")
         opt = ctx.query().get("opt", "")
         # read the object where root.json reads it (one access, so one program pass) ...
-        snapshot = await ctx.run(
+        snapshot = await ctx.run_on_item(
             lambda: snapshot_image(_value(ctx), fmt, width=width, height=height, opt=opt)
         )
         if snapshot is None:
