@@ -80,6 +80,8 @@ def test_app_mode_answers_missing_and_hidden_items_without_the_program() -> None
             "/secret/s/item.json",
             "/nope/item.xml",
             "/secret/s/get.xml",
+            "/nope/file.root",
+            "/secret/s/index.htm",
         ):
             early = httpx.get(_base(app) + path, timeout=10)
             late = httpx.get(_base(direct) + path, timeout=10)  # found missing by the objects

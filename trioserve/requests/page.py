@@ -43,7 +43,7 @@ async def index_page(ctx: RequestContext) -> Response:
         return ws_page
     template = page_template(ctx.server.default_page)
     if PLACEHOLDER in template:
-        hnode = await ctx.run(lambda: _hierarchy(ctx))
+        hnode = await ctx.run_on_item(lambda: _hierarchy(ctx))
         if hnode is None:
             # a page of nothing helps nobody: a missing (or hidden) path is a 404, which a
             # browser shows as the error page

@@ -123,7 +123,7 @@ def ranged_reply(
 
 async def file_root(ctx: RequestContext) -> Response:
     """The item as a ROOT file holding it (ROOT's ``file.root``)."""
-    snapshot = await ctx.run(lambda: _snapshot(ctx))
+    snapshot = await ctx.run_on_item(lambda: _snapshot(ctx))
     label = f"writing {ctx.file_name} of /{ctx.item_path.strip('/')}"
     try:
         image: RootFileImage = await ctx.server.access.run_in_worker(
