@@ -56,6 +56,7 @@ import select
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -224,7 +225,7 @@ def thread_program(port: int) -> None:
     _sync_loop(host, lambda: None)
 
 
-def _sync_loop(host: Host, between: Any) -> None:
+def _sync_loop(host: Host, between: Callable[[], object]) -> None:
     """The loop of both sync programs: a step, then ``between()`` (the program's
     ``process_requests``), until stdin closes."""
     samples = Samples()
