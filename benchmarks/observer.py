@@ -2,7 +2,7 @@
 clients, in the same process as the server.
 
     python3 benchmarks/observer.py [--duration 5] [--runs 3] [--cycles 2] [--clients 20]
-                                   [--programs trio,sync,server,thread]
+                                   [--programs trio,sync,crossing,server,thread]
 
 The host program (this file with ``--program``, one process per run, on the server core)
 runs a pure-Python loop of the demo's kind of work: each step fills a Hist1D and a Hist2D
@@ -13,6 +13,9 @@ in a trioserve Server, in one of the two ways a program can run one:
   the server runs in the same ``trio.run``;
 - ``sync``: a plain program; ``start_in_thread(spec, sync="app")`` runs the server in a
   thread and the loop calls ``server.process_requests()`` once per step;
+- ``crossing`` (not run unless named in ``--programs``): the same with ``parking=False``:
+  every request crosses from the server's thread to the program's and back, as all did
+  before a program's own thread answered its keep-alive connections (``trioserve.parking``);
 - ``server`` (not run unless named in ``--programs``): the same with ``sync="server"``,
   objects read from the server's thread, without the crossing to the program's thread;
 - ``thread`` (a control, not run unless named): the sync loop beside a bare Trio thread that
@@ -81,7 +84,7 @@ RIG_REPLY = (
     b"cache-control: no-cache\r\ndate: Fri, 27 Nov 2026 18:00:00 GMT\r\n\r\n" + b" " * 64
 )
 GOALS = {"monitoring": 5.0, "heavy": 15.0}
-PROGRAMS = ("trio", "sync", "server", "thread")
+PROGRAMS = ("trio", "sync", "crossing", "server", "thread")
 
 
 # ------------------------------------------------------------------------- the host program
@@ -193,11 +196,11 @@ async def trio_program(port: int) -> None:
         nursery.cancel_scope.cancel()
 
 
-def sync_program(port: int, sync: str = "app") -> None:
+def sync_program(port: int, sync: str = "app", parking: bool = True) -> None:
     from trioserve import start_in_thread
 
     host = Host()
-    server = start_in_thread(f"http:127.0.0.1:{port}", sync=sync)
+    server = start_in_thread(f"http:127.0.0.1:{port}", sync=sync, parking=parking)
     host.register(server)
     try:
         _sync_loop(host, server.process_requests)
@@ -598,8 +601,10 @@ def main() -> int:
     if args.program == "trio":
         trio.run(trio_program, args.port)
         return 0
-    if args.program in ("sync", "server"):
-        sync_program(args.port, "app" if args.program == "sync" else "server")
+    if args.program in ("sync", "crossing", "server"):
+        sync_program(
+            args.port, "server" if args.program == "server" else "app", args.program == "sync"
+        )
         return 0
     if args.program == "thread":
         thread_program(args.port)

@@ -74,6 +74,7 @@ LAYERS: list[tuple[str, ...]] = [
         "trioserve.tree",
         "trioserve.policy",
         "trioserve.appthread",
+        "trioserve.parking",
         "trioserve.commands",
         "trioserve.histograms",
         "trioserve.items",

@@ -43,6 +43,7 @@ from typing import Any, TypeVar
 import trio
 
 from trioserve.errors import RequestError
+from trioserve.parking import Parking
 
 __all__ = [
     "DEFAULT_HOLD_TIMEOUT",
@@ -169,9 +170,15 @@ class AppThreadAccess:
         *,
         workers: int = DEFAULT_WORKERS,
         hold_timeout: float = DEFAULT_HOLD_TIMEOUT,
+        parking: bool = True,
     ) -> None:
         self.timeout = timeout
         self.hold_timeout = hold_timeout
+        #: keep-alive connections the program's thread answers itself between requests
+        #: (:mod:`trioserve.parking`); None: every request crosses to the program and back
+        self.parking: Parking | None = Parking() if parking else None
+        #: the thread answering parked connections right now (its object access runs inline)
+        self._inline: int | None = None
         self.limiter = trio.CapacityLimiter(workers)
         self._queue: collections.deque[_Job] = collections.deque()
         self._lock = threading.Lock()
@@ -207,6 +214,8 @@ class AppThreadAccess:
     ) -> T:
         """Run ``fn`` in the program's thread (``blocking`` changes nothing: it is the
         program's own time either way)."""
+        if self._inline is not None and self._inline == threading.get_ident():
+            return fn()  # a parked connection's request, in the program's thread already
         within = self._pass()
         job = _Job(fn, trio.lowlevel.current_trio_token(), within)
         with self._lock:
@@ -247,7 +256,7 @@ class AppThreadAccess:
     async def run_in_worker(self, fn: Callable[[], T], *, label: str | None = None) -> T:
         """Work that touches no live object: a worker thread, or, inside a pass, the program's
         thread that the pass holds anyway (so the pass is not left idle meanwhile)."""
-        if self._pass() is not None:
+        if self._pass() is not None or self._inline == threading.get_ident():
             return await self.run(fn, label=label)
         return await _in_worker(fn, self.limiter, label)
 
@@ -262,10 +271,16 @@ class AppThreadAccess:
         whose first call runs here is answered before it returns (see :meth:`one_pass`), so
         ``max_calls`` counts calls but never splits a request. A second thread calling it
         while another is processing gets 0 at once.
+
+        With :attr:`parking`, it then answers the requests waiting on parked keep-alive
+        connections (:mod:`trioserve.parking`), each counted as one call, unless
+        ``max_calls`` was reached already.
         """
         if not self._processing.acquire(blocking=False):
             return 0
         count = 0
+        if self.parking is not None:
+            self.parking.arrive()
         try:
             while self._queue and (max_calls is None or count < max_calls):
                 job = self._queue.popleft()
@@ -275,6 +290,12 @@ class AppThreadAccess:
                 count += 1
                 if job.within is not None:
                     count += self._serve_pass(job.within)
+            if self.parking is not None and (max_calls is None or count < max_calls):
+                self._inline = threading.get_ident()
+                try:
+                    count += self.parking.visit()
+                finally:
+                    self._inline = None
         finally:
             self._processing.release()
         return count

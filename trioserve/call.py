@@ -164,6 +164,9 @@ class Response:
     content_length: int | None = None
     #: ask the engine to close the connection after this response
     close: bool = False
+    #: the body still waits for the gzip its ``.gz`` request asked for: left by a program's
+    #: thread for the server's (:data:`trioserve.gzip_reply.DEFER_ABOVE`)
+    gzip_pending: bool = False
 
     def set_header(self, name: str, value: str) -> None:
         """Replace any earlier header of that name (compared case-insensitively)."""

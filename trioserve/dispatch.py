@@ -27,8 +27,8 @@ from trioserve.cors import preflight_response as cors_preflight_response
 from trioserve.error_page import negotiate_error
 from trioserve.errors import RequestError
 from trioserve.files import serve_location
-from trioserve.gzip_reply import gzip_bytes
-from trioserve.requests import HANDLERS, NESTED_FORBIDDEN
+from trioserve.gzip_reply import gzip_response
+from trioserve.requests import HANDLERS, INLINE, NESTED_FORBIDDEN
 from trioserve.ui.assets import ASSETS as UI_ASSETS
 
 if TYPE_CHECKING:
@@ -60,6 +60,23 @@ class Dispatcher:
         except ImportError:
             return None
         return websocket_hook(self.server)
+
+    def runs_inline(self, call: Call) -> bool:
+        """Whether :meth:`handle` answers ``call`` without waiting on anything but object
+        access (a read of one item, no file), so a ``sync="app"`` program's thread may run
+        it whole (:mod:`trioserve.parking`)."""
+        if call.method not in ("GET", "HEAD"):
+            return False
+        name = call.file_name
+        if name.endswith(".gz"):
+            name = name[:-3]
+        if name not in INLINE:
+            return False
+        locations = self.server.locations
+        # a location claims its paths before any handler (and its root without the slash)
+        return not len(locations) or (
+            locations.match(call.path) is None and locations.match(call.path + "/") is None
+        )
 
     # -- entry points -------------------------------------------------------------------
     async def handle(self, call: Call) -> Response:
@@ -127,7 +144,7 @@ class Dispatcher:
             raise RequestError(404, "not_found", "no such request or item")
         response = await handler(ctx) if handler is not None else await self._missed(ctx)
         if zipped and response.status == 200:
-            response = _gzip(response)
+            response = gzip_response(response)
         return response
 
     async def _missed(self, ctx: RequestContext) -> Response:
@@ -163,15 +180,3 @@ class Dispatcher:
             response.headers.append(("Cache-Control", NO_CACHE))
         if self.server.cors:
             apply_cors(response, self._cors(call))
-
-
-def _gzip(response: Response) -> Response:
-    if not isinstance(response.body, bytes | bytearray):
-        return response
-    response.body = gzip_bytes(response.body)
-    response.content_length = None
-    response.set_header("Content-Encoding", "gzip")
-    # ROOT gzips ``.gz`` names whatever the client says; naming the header keeps caches
-    # (and REDbot) from taking this for an unannounced negotiation
-    response.headers.append(("Vary", "Accept-Encoding"))
-    return response

@@ -296,6 +296,8 @@ class Server:
             cors=lambda: self.cors,
             cors_credentials=lambda: self.cors_credentials,
             make_authenticator=lambda spec: make_authenticator(spec, self.tokens),
+            parking=self.access.parking if isinstance(self.access, AppThreadAccess) else None,
+            runs_inline=self.dispatcher.runs_inline,
         )
 
     def _apply_engine_server_options(self, spec: EngineSpec) -> None:

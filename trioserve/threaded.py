@@ -116,6 +116,7 @@ def start_in_thread(
     sync: Literal["app", "server"] = "app",
     app_timeout: float = 10.0,
     hold_timeout: float = DEFAULT_HOLD_TIMEOUT,
+    parking: bool = True,
     **server_options: Any,
 ) -> ThreadedServer:
     """Start a :class:`Server` in a background thread and return once it is listening.
@@ -123,9 +124,14 @@ def start_in_thread(
     ``server_options`` go to :class:`Server` (``top_name``, ``readonly``, ``cors``...).
     ``hold_timeout`` (``sync="app"``): how long one ``process_requests()`` pass waits for a
     request it serves to touch objects again before the program moves on.
+    ``parking`` (``sync="app"``): between requests, keep-alive HTTP connections are answered
+    by ``process_requests()`` itself, in the program's thread, without waking the server's
+    (:mod:`trioserve.parking`); False sends every request through the server's thread.
     """
     if sync == "app":
-        access: ObjectAccess = AppThreadAccess(app_timeout, hold_timeout=hold_timeout)
+        access: ObjectAccess = AppThreadAccess(
+            app_timeout, hold_timeout=hold_timeout, parking=parking
+        )
     elif sync == "server":
         access = DirectAccess()
     else:

@@ -85,7 +85,7 @@ def test_gz_request_goes_through_it(monkeypatch: pytest.MonkeyPatch) -> None:
         seen.append(len(data))
         return real(data)
 
-    monkeypatch.setattr("trioserve.dispatch.gzip_bytes", counting)
+    monkeypatch.setattr("trioserve.gzip_reply.gzip_bytes", counting)
     server = trioserve.Server()
     server.register("live", {"a": 1, "b": [1.5, 2.5]}, name="d")
 
@@ -102,3 +102,25 @@ def test_gz_request_goes_through_it(monkeypatch: pytest.MonkeyPatch) -> None:
         "a": 1,
         "b": [1.5, 2.5],
     }
+
+
+def test_a_large_body_is_left_for_the_server_thread_only_while_deferring() -> None:
+    small, large = b"s" * 100, b"L" * 5000
+    token = gzip_reply.DEFER_ABOVE.set(1000)  # as a program's thread answering (parking)
+    try:
+        kept = gzip_reply.gzip_response(trioserve.Response(body=large))
+        done = gzip_reply.gzip_response(trioserve.Response(body=small))
+    finally:
+        gzip_reply.DEFER_ABOVE.reset(token)
+    assert kept.gzip_pending and kept.body == large
+    assert not done.gzip_pending and gzip.decompress(done.body) == small  # type: ignore[arg-type]
+    # the head is the same either way, said before the body is compressed
+    assert kept.headers == done.headers
+    assert ("Content-Encoding", "gzip") in kept.headers
+    assert ("Vary", "Accept-Encoding") in kept.headers
+    # the server's thread (nothing deferred there) finishes the kept one, once
+    gzip_reply.finish_gzip(kept)
+    assert not kept.gzip_pending and gzip.decompress(kept.body) == large  # type: ignore[arg-type]
+    compressed = kept.body
+    gzip_reply.finish_gzip(kept)
+    assert kept.body == compressed and kept.headers == done.headers

@@ -89,6 +89,13 @@ class TokenAuthenticator:
     """The authenticator of an engine without digest auth: only a token, when one comes,
     is judged (a request without one goes on as anonymous)."""
 
+    #: may judge from any thread (a ``sync="app"`` program's answers parked connections in
+    #: its own, :mod:`trioserve.parking`): what it changes -- the revocations it re-reads, the
+    #: policy's switch to judging every request -- it changes idempotently, one assignment
+    #: at a time. Digest auth's nonce counts are not that, so its authenticator stays with
+    #: the server's thread.
+    any_thread = True
+
     def __init__(self, tokens: TokenAuthority) -> None:
         self.tokens = tokens
 

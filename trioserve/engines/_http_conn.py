@@ -150,17 +150,7 @@ class HttpConnection(ConnectionState):
                 upgrade = Upgrade(settings, h2_head, request_line)
                 await self.run_h2(self.h11.trailing_data[0], upgrade)
                 return False
-        call = Call(
-            method=head.method,
-            path=head.path,
-            query=head.query,
-            headers=head.headers,
-            engine=self.engine.name,
-            top_name=options.top,
-            peer=self.peer,
-            target=target,
-            http_version=version,
-        )
+        call = self.call_for(head, target, version)
         try:
             response = await self._answer(call, head, request_line)
         except HeadError as error:

@@ -21,6 +21,7 @@ import h11
 import trio
 
 from trioserve.engines._http_fast import parse_simple_head
+from trioserve.engines._http_park import may_park, park
 from trioserve.engines._http_parse import ChunkedGuard, HeadError, HeadGuard, RequestHead
 from trioserve.engines._http_state import ConnectionState
 from trioserve.engines._http_write import Drop, fatal, send
@@ -142,6 +143,16 @@ async def _receive_first_byte(conn: ConnectionState) -> bytes | None:
     data = conn.read_nowait()
     if data is not None:  # the next request is already here (pipelined, or a fast client)
         return data
+    parking = engine.ctx.parking
+    while parking is not None and conn.requests and parking.open() and may_park(conn):
+        # a sync="app" program answers this connection's next requests in its own thread
+        # (:mod:`trioserve.parking`); what it leaves comes back here, and once that is
+        # finished (the rest of a reply written) the connection parks again
+        data = await park(conn)
+        if data is None:
+            data = conn.read_nowait()
+        if data is not None:
+            return data
     if conn.requests == 0:
         deadline = conn.accepted_at + options.header_timeout
         conn.idle = "no request within header_timeout"

@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Protocol
 import h11
 import trio
 
+from trioserve.call import Call
 from trioserve.engines._listen import peer_name
 
 if TYPE_CHECKING:
     from trioserve.accesslog import AccessLog
     from trioserve.call import Authenticator
     from trioserve.engines._http_options import HttpOptions
+    from trioserve.engines._http_parse import RequestHead
     from trioserve.engines.base import EngineContext
 
 __all__ = ["RECEIVE_SIZE", "ConnectionState", "EngineState"]
@@ -71,6 +73,11 @@ class ConnectionState:
         "waited",
         "websocket",
     )
+
+    #: a ``sync="app"`` program's thread may answer this connection's requests between two
+    #: of its own steps (:mod:`._http_park`): it reads and writes the socket itself, so only
+    #: a plain socket (not TLS, whose state lives in the Trio stream)
+    parkable = True
 
     def __init__(self, engine: EngineState, stream: trio.SocketStream) -> None:
         options = engine.options
@@ -156,6 +163,21 @@ class ConnectionState:
         Called only after :meth:`write_nowait` took nothing."""
         await trio.lowlevel.wait_writable(self.fd)
         return 0
+
+    def call_for(self, head: RequestHead, target: str, version: str) -> Call:
+        """The dispatcher's view of a checked request head on this connection (whichever
+        thread answers it: :mod:`._http_park`)."""
+        return Call(
+            method=head.method,
+            path=head.path,
+            query=head.query,
+            headers=head.headers,
+            engine=self.engine.name,
+            top_name=self.engine.options.top,
+            peer=self.peer,
+            target=target,
+            http_version=version,
+        )
 
     def next_cycle(self) -> None:
         """After a request h11 carried: a fresh state machine for the next one, holding no

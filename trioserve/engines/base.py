@@ -24,6 +24,7 @@ __all__ = ["Authenticator", "EngineContext", "WebSocketHook"]
 
 if TYPE_CHECKING:
     from trioserve.call import Call, Response
+    from trioserve.parking import Parking
     from trioserve.spec import EngineSpec
 
 
@@ -40,5 +41,10 @@ class EngineContext:
     #: builds the authenticator for an engine from its spec options (auth_file, auth_domain);
     #: returns None when the spec asks for no authentication
     make_authenticator: Callable[[EngineSpec], Authenticator | None] = lambda spec: None
+    #: a ``sync="app"`` program's parked connections (:mod:`trioserve.parking`), or None
+    parking: Parking | None = None
+    #: whether the program's thread may answer ``call`` whole inside ``process_requests()``
+    #: (it finishes without waiting on anything but object access)
+    runs_inline: Callable[[Call], bool] = lambda call: False
     #: free-form extras an engine may look up (e.g. shared statistics)
     extras: dict[str, Any] = field(default_factory=dict)

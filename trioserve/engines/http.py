@@ -176,6 +176,8 @@ async def serve_http(
                         logger=log,
                     )
                 )
+            if ctx.parking is not None:
+                nursery.start_soon(ctx.parking.watch)
             log.info("%s engine serving on %s", engine.name, address)
             task_status.started(address)
             try:

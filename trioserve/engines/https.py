@@ -158,6 +158,9 @@ class TlsConnection(HttpConnection):
 
     __slots__ = ("hsts", "tls_user")
 
+    #: the TLS state lives in the Trio stream: only the server's thread may use it
+    parkable = False
+
     def __init__(
         self,
         engine: EngineState,

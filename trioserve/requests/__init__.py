@@ -43,3 +43,12 @@ NESTED_FORBIDDEN = frozenset(
         "jsroot.html",
     }
 )
+
+#: names whose handlers finish without waiting on anything but object access (they read one
+#: item through ``ctx.run_on_item`` and render it): a ``sync="app"`` program's own thread may
+#: answer them whole (:mod:`trioserve.parking`). A handler that awaits anything else (a
+#: worker, a file, a pass of several accesses) must not be named here; if one is, the
+#: engine notices it suspend and hands the request to the server's thread.
+INLINE = frozenset(
+    {"root.json", "root.bin", "root.xml", "h.json", "h.xml", "item.json", "item.xml", "get.xml"}
+)
