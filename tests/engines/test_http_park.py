@@ -152,7 +152,7 @@ def test_the_program_answers_keep_alive_requests_itself_with_the_same_bytes() ->
             got = _exchange(parked, method, path)
             expected = _exchange(plain, method, path)
             assert got == expected, (method, path)
-        assert _wait_for(lambda: parking.answered - before == len(INLINE_REQUESTS)), parking.answered - before
+        assert _wait_for(lambda: parking.answered - before == len(INLINE_REQUESTS))
 
 
 #: requests the program leaves to the server's thread, answered there as before

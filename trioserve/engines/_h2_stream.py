@@ -164,24 +164,13 @@ class H2Stream:
             self._log_cut("stream reset by client")
 
     async def _serve(self) -> None:
-        engine = self.link.conn.engine
         if self.error is not None or self.head is None:
             error = self.error or HeadError(400, "bad_request", "malformed request")
             self.link.state.discard_body(self.stream_id)
             await self._write("-", engine_error(error.status, error.code, error.message))
             return
         head = self.head
-        call = Call(
-            method=head.method,
-            path=head.path,
-            query=head.query,
-            headers=head.headers,
-            engine=engine.name,
-            top_name=engine.options.top,
-            peer=self.link.conn.peer,
-            target=head.target,
-            http_version="2",
-        )
+        call = self.link.conn.call_for(head, head.target, "2")
         try:
             response = await self._answer(call)
         except HeadError as error:

@@ -23,7 +23,7 @@ from trioserve.call import Call, Response
 from trioserve.debugpage import render_debug_page
 from trioserve.engines._h2_conn import H2Driver, Upgrade
 from trioserve.engines._h2_state import H2Head, h2c_upgrade_settings
-from trioserve.engines._http_parse import HeadError, RequestHead, check_head
+from trioserve.engines._http_parse import HeadError, RequestHead
 from trioserve.engines._http_read import PRIOR_KNOWLEDGE, Head, read_body, read_head
 from trioserve.engines._http_response import (
     DEBUG_TITLE,
@@ -123,21 +123,13 @@ class HttpConnection(ConnectionState):
 
     async def _serve_request(self, request: Head) -> bool:
         options = self.engine.options
-        raw_method, raw_target, raw_version, raw_headers = request
+        raw_method, raw_target, raw_version, _ = request
         method = raw_method.decode("ascii")
         target = raw_target.decode("latin-1")
         version = raw_version.decode("ascii")
         request_line = f"{method} {target} HTTP/{version}"
         try:
-            head = check_head(
-                raw_method,
-                raw_target,
-                raw_version,
-                raw_headers,
-                max_url_length=options.max_url_length,
-                max_header_bytes=options.max_header_bytes,
-                max_body=options.max_body,
-            )
+            head = self.check(request)
         except HeadError as error:
             await fatal(self, error, method=method, request_line=request_line)
             return False

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -34,7 +35,7 @@ import trio
 
 from trioserve.call import Response
 from trioserve.engines._http_fast import parse_simple_head, simple_response_head
-from trioserve.engines._http_parse import HeadError, HeadGuard, check_head
+from trioserve.engines._http_parse import HeadError, HeadGuard
 from trioserve.engines._http_response import (
     answer_before_body,
     dispatch_call,
@@ -61,32 +62,19 @@ _CLOSED = object()
 _READ_ON = object()
 
 
+@dataclass(slots=True, kw_only=True)
 class Pending:
     """An answer the program began and the server's thread finishes: a reply to write
     whole (``response``), or the ``rest`` of one the socket did not take at once."""
 
-    __slots__ = ("method", "request_line", "response", "rest", "room", "skip", "tally", "user")
-
-    def __init__(
-        self,
-        method: str,
-        user: str | None,
-        request_line: str,
-        *,
-        response: Response | None = None,
-        rest: bytes = b"",
-        tally: Tally | None = None,
-        skip: int = 0,
-        room: int = 0,
-    ) -> None:
-        self.method = method
-        self.user = user
-        self.request_line = request_line
-        self.response = response
-        self.rest = rest
-        self.tally = tally
-        self.skip = skip
-        self.room = room
+    method: str
+    user: str | None
+    request_line: str
+    response: Response | None = None
+    rest: bytes = b""
+    tally: Tally | None = None
+    skip: int = 0
+    room: int = 0
 
 
 # -- the server's thread -----------------------------------------------------------------------
@@ -235,19 +223,11 @@ def _answer_one(conn: ConnectionState) -> object | None:
     simple = parse_simple_head(head)
     if simple is None:
         return _READ_ON
-    raw_method, raw_target, raw_version, raw_headers = simple
     try:
-        checked = check_head(
-            raw_method,
-            raw_target,
-            raw_version,
-            raw_headers,
-            max_url_length=options.max_url_length,
-            max_header_bytes=options.max_header_bytes,
-            max_body=options.max_body,
-        )
+        checked = conn.check(simple)
     except HeadError:
         return _READ_ON
+    raw_method, raw_target, raw_version, _ = simple
     method = raw_method.decode("ascii")
     target = raw_target.decode("latin-1")
     version = raw_version.decode("ascii")
@@ -298,7 +278,7 @@ def _write(
 ) -> Pending | None:
     """Write ``response`` whole (None), or leave the server's thread what it must finish."""
     engine = conn.engine
-    pending = partial(Pending, method, user, request_line)
+    pending = partial(Pending, method=method, user=user, request_line=request_line)
     body = response.body
     status = response.status
     if (

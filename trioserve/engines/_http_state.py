@@ -15,19 +15,33 @@ import h11
 import trio
 
 from trioserve.call import Call
+from trioserve.engines._http_parse import RequestHead, check_head
 from trioserve.engines._listen import peer_name
 
 if TYPE_CHECKING:
     from trioserve.accesslog import AccessLog
     from trioserve.call import Authenticator
     from trioserve.engines._http_options import HttpOptions
-    from trioserve.engines._http_parse import RequestHead
     from trioserve.engines.base import EngineContext
 
 __all__ = ["RECEIVE_SIZE", "ConnectionState", "EngineState"]
 
 #: bytes asked of the socket per read
 RECEIVE_SIZE = 64 * 1024
+
+
+class CheckedHead(Protocol):
+    """What a :class:`~trioserve.call.Call` is made from: an HTTP/1.1 head
+    (:class:`._http_parse.RequestHead`) or an HTTP/2 one (``_h2_state.H2Head``)."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def query(self) -> str: ...
+    @property
+    def headers(self) -> list[tuple[str, str]]: ...
 
 
 class EngineState(Protocol):
@@ -164,9 +178,19 @@ class ConnectionState:
         await trio.lowlevel.wait_writable(self.fd)
         return 0
 
-    def call_for(self, head: RequestHead, target: str, version: str) -> Call:
-        """The dispatcher's view of a checked request head on this connection (whichever
-        thread answers it: :mod:`._http_park`)."""
+    def check(self, head: tuple[bytes, bytes, bytes, list[tuple[bytes, bytes]]]) -> RequestHead:
+        """``check_head`` under this engine's limits (:class:`HeadError` when it fails)."""
+        options = self.engine.options
+        return check_head(
+            *head,
+            max_url_length=options.max_url_length,
+            max_header_bytes=options.max_header_bytes,
+            max_body=options.max_body,
+        )
+
+    def call_for(self, head: CheckedHead, target: str, version: str) -> Call:
+        """The dispatcher's view of a checked request head on this connection (HTTP/1.1,
+        whichever thread answers it, :mod:`._http_park`, or an HTTP/2 stream on it)."""
         return Call(
             method=head.method,
             path=head.path,
