@@ -372,3 +372,17 @@ def test_a_digest_protected_engine_never_parks(tmp_path: Path) -> None:
         assert [reply.status_code for reply in replies] == [200] * 4
         assert all(reply.json() == [1, 2, 3] for reply in replies)
         assert len(parking) == 0 and parking.answered == 0
+
+
+def test_https_connections_never_park(tmp_path: Path) -> None:
+    # the TLS state lives in the server's Trio stream: only its thread may read or write it
+    from tests.engines.tls_support import make_pki
+
+    pki = make_pki(tmp_path)
+    with serving(f"https:127.0.0.1:0?ssl_cert={pki.combined}") as (server, _, parking):
+        context = pki.client_context()
+        with httpx.Client(verify=context, timeout=10) as client:
+            url = f"https://localhost:{_port(server)}/d/b/root.json"
+            replies = [client.get(url) for _ in range(4)]
+        assert [reply.json() for reply in replies] == [[1, 2, 3]] * 4
+        assert len(parking) == 0 and parking.answered == 0
