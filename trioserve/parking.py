@@ -99,6 +99,8 @@ class Parking:
         self._next_poll = 0.0
         #: requests the program's thread answered here, in all
         self.answered = 0
+        #: set by :meth:`park`: wakes a :meth:`watch` that sleeps while nothing is parked
+        self._some_parked: trio.Event | None = None
 
     def __len__(self) -> int:
         return len(self._parked)
@@ -115,6 +117,8 @@ class Parking:
                 raise RuntimeError(f"descriptor {fd} is parked already")
             self._parked[fd] = parked
             self._poller.register(fd, select.POLLIN)
+        if self._some_parked is not None:
+            self._some_parked.set()
         return parked
 
     def take_back(self, parked: Parked) -> bool:
@@ -129,9 +133,13 @@ class Parking:
 
     async def watch(self) -> None:
         """Take the connections back from a program that stopped calling
-        ``process_requests()``: every ``stall`` seconds, one look (a wake of the server's
-        thread, so rare on purpose)."""
+        ``process_requests()``: every ``stall`` seconds while any is parked, one look (a
+        wake of the server's thread, so rare on purpose); none while nothing is."""
         while True:
+            if not self._parked:  # nothing to watch: no wakes until something parks
+                if self._some_parked is None or self._some_parked.is_set():
+                    self._some_parked = trio.Event()
+                await self._some_parked.wait()
             await trio.sleep(self.stall)
             if self._parked and not self.open():
                 with self._lock:

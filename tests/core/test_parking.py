@@ -127,3 +127,31 @@ def test_polls_are_spaced_by_the_poll_interval() -> None:
         client.close()
 
     trio.run(main)
+
+
+def test_the_watch_sleeps_while_nothing_is_parked() -> None:
+    async def main() -> None:
+        parking = Parking(stall=0.05)
+        looks = 0
+        real_open = parking.open
+
+        def counting_open() -> bool:
+            nonlocal looks
+            looks += 1
+            return real_open()
+
+        parking.open = counting_open  # type: ignore[method-assign]
+        ours, client = socket.socketpair()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(parking.watch)
+            await trio.sleep(0.5)  # ten stall periods with nothing parked
+            assert looks == 0
+            parked = parking.park(ours.fileno(), lambda: (None, 0))
+            with trio.fail_after(2):  # the program never came: taken back
+                await parked.returned.wait()
+            assert looks >= 1
+            nursery.cancel_scope.cancel()
+        ours.close()
+        client.close()
+
+    trio.run(main)
