@@ -174,9 +174,14 @@ class Parking:
                     parked.state = SERVING
                     ready.append(parked)
         answered = 0
-        for parked in ready:
-            answered += self._serve(parked)
-        self.answered += answered
+        waiting = iter(ready)
+        try:
+            for parked in waiting:
+                answered += self._serve(parked)
+        finally:
+            for parked in waiting:  # the program was interrupted before these: parked again
+                self._finish(parked, None)
+            self.answered += answered
         return answered
 
     def _serve(self, parked: Parked) -> int:

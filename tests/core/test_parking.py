@@ -155,3 +155,30 @@ def test_the_watch_sleeps_while_nothing_is_parked() -> None:
         client.close()
 
     trio.run(main)
+
+
+def test_an_interrupt_leaves_the_connections_not_yet_answered_parked() -> None:
+    async def main() -> None:
+        parking = Parking(poll_interval=0)
+        pairs = [socket.socketpair() for _ in range(2)]
+
+        def serve() -> tuple[object, int]:
+            raise KeyboardInterrupt  # whichever the poll lists first
+
+        parked = [parking.park(ours.fileno(), serve) for ours, _ in pairs]
+        for _, client in pairs:
+            client.send(b"GET")
+        with pytest.raises(KeyboardInterrupt):
+            await trio.to_thread.run_sync(lambda: _program_visit(parking))
+        with trio.fail_after(5):
+            while not any(p.returned.is_set() for p in parked):
+                await trio.sleep(0.01)
+        first, second = sorted(parked, key=lambda p: not p.returned.is_set())
+        assert isinstance(first.handback, Broken)
+        assert len(parking) == 1 and not second.returned.is_set()
+        assert parking.take_back(second) is True  # not left "being served" forever
+        for ours, client in pairs:
+            ours.close()
+            client.close()
+
+    trio.run(main)
