@@ -43,7 +43,14 @@ from trioserve.engines._http_response import (
     response_headers,
 )
 from trioserve.engines._http_state import ConnectionState
-from trioserve.engines._http_write import Drop, Tally, cut_reason, send, write_response
+from trioserve.engines._http_write import (
+    COALESCE_LIMIT,
+    Drop,
+    Tally,
+    cut_reason,
+    send,
+    write_response,
+)
 from trioserve.gzip_reply import DEFER_ABOVE, finish_gzip
 from trioserve.parking import Broken, Parked
 
@@ -71,7 +78,7 @@ class Pending:
     user: str | None
     request_line: str
     response: Response | None = None
-    rest: bytes = b""
+    rest: bytes | memoryview = b""
     tally: Tally | None = None
     skip: int = 0
     room: int = 0
@@ -295,19 +302,27 @@ def _write(
         head = None
     if head is None:
         return pending(response=response)
-    if method == "HEAD" or status in (204, 304) or not body:
-        data, room = head, 0
-    else:
-        data, room = head + body, len(body)
-    tally = Tally(status)
+    if method == "HEAD" or status in (204, 304):
+        body = b""
+    room = len(body)
     try:
-        sent = conn.write_nowait(memoryview(data))
+        if room <= COALESCE_LIMIT:  # one write for head and body, as the server's thread does
+            sent = conn.write_nowait(memoryview(head + body))
+        else:  # a large body goes as it is, not copied behind the head
+            sent = conn.write_nowait(memoryview(head))
+            if sent == len(head):
+                sent += conn.write_nowait(memoryview(body))
     except trio.BrokenResourceError as exc:
         engine.access.log(conn.peer, user, request_line, status, 0, cut=cut_reason(conn, exc))
         raise Drop("connection reset by peer") from None
-    if sent < len(data):
-        tally.body = max(0, sent - len(head))
+    if sent < len(head) + room:
+        tally = Tally(status)
+        if sent < len(head):  # (rare: the socket's buffer had no room for a head)
+            rest: bytes | memoryview = head[sent:] + body
+        else:
+            tally.body = sent - len(head)
+            rest = memoryview(body)[tally.body :]
         skip = max(0, len(head) - sent)
-        return pending(rest=data[sent:], tally=tally, skip=skip, room=room - tally.body)
+        return pending(rest=rest, tally=tally, skip=skip, room=room - tally.body)
     engine.access.log(conn.peer, user, request_line, status, room)
     return None

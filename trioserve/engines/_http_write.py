@@ -46,6 +46,7 @@ from trioserve.engines._http_response import (
 from trioserve.engines._http_state import ConnectionState
 
 __all__ = [
+    "COALESCE_LIMIT",
     "Drop",
     "Tally",
     "UpgradeStream",
@@ -62,7 +63,7 @@ log = logging.getLogger("trioserve.http")
 
 #: bodies up to this size go out in the same send as the head (copying them is cheaper
 #: than a second syscall); larger ones are sent as they are, without a copy
-_COALESCE_LIMIT = 64 * 1024
+COALESCE_LIMIT = 64 * 1024
 #: after an error answer: how long, and how much, we read and discard before closing, so the
 #: client sees our response instead of a reset caused by its unread upload
 _LINGER_SECONDS = 1.0
@@ -93,7 +94,7 @@ class Tally:
 
 async def send(
     conn: ConnectionState,
-    data: bytes | bytearray,
+    data: bytes | bytearray | memoryview,
     tally: Tally | None = None,
     skip: int = 0,
     room: int = 0,
@@ -178,7 +179,7 @@ async def _write(
                 # would have) and a body of known length, without h11's events
                 if method == "HEAD" or status in (204, 304) or not body:
                     await send(conn, simple)
-                elif len(body) <= _COALESCE_LIMIT:
+                elif len(body) <= COALESCE_LIMIT:
                     await send(conn, simple + body, tally, len(simple), len(body))
                 else:
                     await send(conn, simple)
@@ -201,7 +202,7 @@ async def _write(
         await close_body(body)
         await send(conn, head + conn.h11.send(h11.EndOfMessage()))
         return
-    if isinstance(body, bytes | bytearray) and len(body) <= _COALESCE_LIMIT:
+    if isinstance(body, bytes | bytearray) and len(body) <= COALESCE_LIMIT:
         # one send for head and a small body: half the syscalls of the common case
         data = conn.h11.send(h11.Data(data=body)) if body else b""
         skip = len(head) + _skip(data, len(body))
