@@ -160,9 +160,16 @@ class _Job:
 class AppThreadAccess:
     """Queue object access for the program's own :meth:`process_requests` calls."""
 
-    #: object access waits for the program's thread (so what needs no object is answered
-    #: without it: :meth:`~trioserve.context.RequestContext.run_on_item`)
-    crosses_threads = True
+    @property
+    def crosses_threads(self) -> bool:
+        """Object access waits for the program's thread (so what needs no object is answered
+        without it: :meth:`~trioserve.context.RequestContext.run_on_item`); not for a parked
+        connection's request, which runs in that thread already."""
+        return not self._inline_here()
+
+    def _inline_here(self) -> bool:
+        """This thread answers a parked connection right now (its object access is here)."""
+        return self._inline is not None and self._inline == threading.get_ident()
 
     def __init__(
         self,
@@ -214,7 +221,7 @@ class AppThreadAccess:
     ) -> T:
         """Run ``fn`` in the program's thread (``blocking`` changes nothing: it is the
         program's own time either way)."""
-        if self._inline is not None and self._inline == threading.get_ident():
+        if self._inline_here():
             return fn()  # a parked connection's request, in the program's thread already
         within = self._pass()
         job = _Job(fn, trio.lowlevel.current_trio_token(), within)
@@ -256,7 +263,7 @@ class AppThreadAccess:
     async def run_in_worker(self, fn: Callable[[], T], *, label: str | None = None) -> T:
         """Work that touches no live object: a worker thread, or, inside a pass, the program's
         thread that the pass holds anyway (so the pass is not left idle meanwhile)."""
-        if self._pass() is not None or self._inline == threading.get_ident():
+        if self._pass() is not None or self._inline_here():
             return await self.run(fn, label=label)
         return await _in_worker(fn, self.limiter, label)
 
