@@ -67,9 +67,7 @@ class Dispatcher:
         it whole (:mod:`trioserve.parking`)."""
         if call.method not in ("GET", "HEAD"):
             return False
-        name = call.file_name
-        if name.endswith(".gz"):
-            name = name[:-3]
+        name, _ = _unzipped(call.file_name)
         if name not in INLINE:
             return False
         locations = self.server.locations
@@ -122,10 +120,8 @@ class Dispatcher:
             if file_response is not None:
                 return file_response
 
-        item_path, file_name = call.item_path, call.file_name
-        zipped = file_name.endswith(".gz") and len(file_name) > 3
-        if zipped:
-            file_name = file_name[:-3]
+        item_path = call.item_path
+        file_name, zipped = _unzipped(call.file_name)
         ctx = RequestContext(
             call=call,
             server=self.server,
@@ -180,3 +176,11 @@ class Dispatcher:
             response.headers.append(("Cache-Control", NO_CACHE))
         if self.server.cors:
             apply_cors(response, self._cors(call))
+
+
+def _unzipped(file_name: str) -> tuple[str, bool]:
+    """The request name without its ``.gz``, and whether it had one (``.gz`` alone is a
+    name of its own)."""
+    if file_name.endswith(".gz") and len(file_name) > 3:
+        return file_name[:-3], True
+    return file_name, False
